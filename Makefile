@@ -1,0 +1,63 @@
+# Hosted Wasteland — every task in one place. `make run` and `make test` install what
+# they need: a pinned uv in .tools/uv and the locked virtual environment in .venv.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+UV := .tools/uv/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+MEMBERS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml devtools/*/pyproject.toml)
+PY_DIRS := libs services devtools tests benchmarks
+
+.PHONY: help install run token test lint format typecheck proto proto-check unit pytest bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: uv.lock pyproject.toml $(MEMBERS) | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv from uv.lock
+
+run: install ## start the whole system on embedded defaults (Ctrl-C stops it)
+	$(BIN)/devstack run
+
+token: install ## print a development JWT: make token USER=alice [ORG=acme:owner]
+	@$(BIN)/devstack token $(USER) $(if $(ORG),--org $(ORG))
+
+test: install lint typecheck proto-check pytest ## lint, type checks, proto drift, all tests
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+
+format: install ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix $(PY_DIRS)
+	$(BIN)/ruff format $(PY_DIRS)
+
+typecheck: install ## mypy --strict over our code
+	$(BIN)/mypy libs/wasteland-common/wasteland_common services/*/wl_* devtools/*/dolthub_sandbox devtools/*/wl_standin devtools/*/devstack
+
+proto: install ## regenerate Python code from protos/
+	scripts/gen_protos.sh
+
+proto-check: install ## fail when the committed generated code differs from protos/
+	scripts/gen_protos.sh --check
+
+pytest: install ## unit, integration and end-to-end tests
+	$(BIN)/pytest
+
+bench: install ## benchmarks (timings live here, not in tests)
+	$(BIN)/python -m benchmarks
+
+clean: ## remove the virtual environment and local run data
+	rm -rf $(VENV) .tools .run .mypy_cache .pytest_cache .ruff_cache

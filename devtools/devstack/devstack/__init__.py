@@ -1,0 +1,1 @@
+"""Local development stack: starts every service on embedded defaults (``make run``)."""

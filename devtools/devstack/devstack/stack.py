@@ -1,0 +1,161 @@
+"""The whole system as local processes: sandbox, registry, board-sync, executor, gateway.
+
+``make run`` and the end-to-end tests both start the system through :func:`running_stack`,
+so what the tests exercise is what a developer runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wasteland_common.settings import DEV_JWT_SECRET, DEV_SERVICE_SECRET
+
+from .procs import VENV_BIN, Proc, started
+
+API_PREFIX = "/api/v1alpha1"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Ports, data directory and secrets of one local stack."""
+
+    data_dir: Path
+    http_port: int = 8080
+    sandbox_port: int = 7355
+    registry_port: int = 7401
+    board_port: int = 7402
+    executor_port: int = 7403
+    jwt_secret: str = DEV_JWT_SECRET
+    service_secret: str = DEV_SERVICE_SECRET
+    # Registry database; default SQLite under data_dir.
+    registry_database_url: str | None = None
+    poll_interval_seconds: int = 300
+    sleep_after_seconds: int = 1800
+    log_format: str = "text"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def log(self, name: str) -> Path:
+        return self.data_dir / "logs" / f"{name}.log"
+
+    def sqlite(self, name: str) -> str:
+        return f"sqlite+pysqlite:///{self.data_dir / (name + '.db')}"
+
+    @property
+    def dolthub_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}{API_PREFIX}"
+
+
+@dataclass
+class Stack:
+    """A running stack; ``gateway.url`` is the public API."""
+
+    config: StackConfig
+    sandbox: Proc
+    registry: Proc
+    board: Proc
+    executor: Proc
+    gateway: Proc
+
+    @property
+    def procs(self) -> list[Proc]:
+        return [self.sandbox, self.registry, self.board, self.executor, self.gateway]
+
+
+def _common_env(cfg: StackConfig) -> dict[str, str]:
+    return {
+        "KILO_JWT_SECRET": cfg.jwt_secret,
+        "SERVICE_JWT_SECRET": cfg.service_secret,
+        "DOLTHUB_API_URL": cfg.dolthub_api_url,
+        "REGISTRY_ADDR": f"127.0.0.1:{cfg.registry_port}",
+        "BOARD_ADDR": f"127.0.0.1:{cfg.board_port}",
+        "EXECUTOR_ADDR": f"127.0.0.1:{cfg.executor_port}",
+        "GRPC_HOST": "127.0.0.1",
+        "LOG_FORMAT": cfg.log_format,
+        **cfg.extra_env,
+    }
+
+
+@contextlib.contextmanager
+def running_stack(cfg: StackConfig) -> Iterator[Stack]:
+    """Start every process in dependency order; stop them all (reverse order) on exit."""
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    common = _common_env(cfg)
+    bin_ = VENV_BIN
+
+    def start(
+        name: str, argv: list[str], env: dict[str, str]
+    ) -> contextlib.AbstractContextManager[Proc]:
+        return started(name, argv, env=env, log_path=cfg.log(name))
+
+    with contextlib.ExitStack() as stack:
+        sandbox = stack.enter_context(
+            start(
+                "dolthub-sandbox",
+                [
+                    str(bin_ / "dolthub-sandbox"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(cfg.sandbox_port),
+                    "--data-dir",
+                    str(cfg.data_dir / "dolthub-sandbox"),
+                    "--seed",
+                    "demo",
+                ],
+                env=common,
+            )
+        )
+        board = stack.enter_context(
+            start(
+                "board-sync",
+                [str(bin_ / "wl-board-sync")],
+                env={
+                    **common,
+                    "GRPC_PORT": str(cfg.board_port),
+                    "DATABASE_URL": cfg.sqlite("board-sync"),
+                    "POLL_INTERVAL_SECONDS": str(cfg.poll_interval_seconds),
+                },
+            )
+        )
+        registry = stack.enter_context(
+            start(
+                "registry",
+                [str(bin_ / "wl-registry")],
+                env={
+                    **common,
+                    "GRPC_PORT": str(cfg.registry_port),
+                    "DATABASE_URL": cfg.registry_database_url or cfg.sqlite("registry"),
+                },
+            )
+        )
+        executor = stack.enter_context(
+            start(
+                "executor",
+                [str(bin_ / "wl-executor")],
+                env={
+                    **common,
+                    "GRPC_PORT": str(cfg.executor_port),
+                    "DATABASE_URL": cfg.sqlite("executor"),
+                    "WORK_DIR": str(cfg.data_dir / "executor"),
+                    "WL_BINARY": str(bin_ / "wl"),
+                    "CONTROL_SERVER_COMMAND": str(bin_ / "wl-control-server"),
+                    "SLEEP_AFTER_SECONDS": str(cfg.sleep_after_seconds),
+                },
+            )
+        )
+        gateway = stack.enter_context(
+            start(
+                "gateway",
+                [str(bin_ / "wl-gateway")],
+                env={
+                    **common,
+                    "WASTELAND_HTTP_PORT": str(cfg.http_port),
+                    "HTTP_HOST": "127.0.0.1",
+                    "DATABASE_URL": cfg.sqlite("gateway"),
+                },
+            )
+        )
+        yield Stack(cfg, sandbox, registry, board, executor, gateway)

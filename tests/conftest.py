@@ -1,0 +1,39 @@
+"""Fixtures shared by every test: real PostgreSQL, database URLs for both backends."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.postgres import Cluster, find_bindir, running_cluster
+
+
+def _postgres_required() -> bool:
+    return (
+        os.environ.get("CI", "").lower() == "true"
+        or os.environ.get("WASTELAND_REQUIRE_POSTGRES") == "1"
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """One throwaway cluster for the session (started from the installed binaries)."""
+    bindir = find_bindir()
+    if bindir is None:
+        if _postgres_required():
+            pytest.fail("PostgreSQL server binaries not found, and CI requires them")
+        pytest.skip("PostgreSQL server binaries not installed (CI installs them)")
+    with running_cluster(bindir) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database URL, once for SQLite and once for PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+pysqlite:///{tmp_path / 'test.db'}"
+    cluster: Cluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database()
