@@ -1,0 +1,613 @@
+"""JSON shapes of the public API (``api.md``): request models, response models, and the
+builders that turn protobuf messages into responses.
+
+Requests are validated strictly (types are not coerced; lengths, patterns and enums are
+checked) and unknown extra fields are ignored. Responses use exactly the field names of
+``api.md``; enums are lower-case strings, times RFC 3339 UTC, absent optional values null.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from wasteland.v1 import common_pb2
+
+# ---------------------------------------------------------------------------- limits
+NAME_MAX = 100
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+URL_MAX = 2_000
+ID_MAX = 200
+TEXT_MAX = 2_000
+TAG_MAX = 64
+TAGS_MAX = 20
+TOKEN_MAX = 1_000
+EMAIL_MAX = 254
+PAGE_SIZE_DEFAULT = 50
+PAGE_SIZE_MAX = 200
+
+# DoltHub owners/databases and rig handles (what hosted `wl` accepts).
+HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+UPSTREAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,189}$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$"
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+
+WantedStatus = Literal["open", "claimed", "in_review", "completed", "withdrawn"]
+WANTED_STATUSES: tuple[WantedStatus, ...] = (
+    "open",
+    "claimed",
+    "in_review",
+    "completed",
+    "withdrawn",
+)
+WantedType = Literal["feature", "bug", "design", "rfc", "docs", "inference"]
+EffortLevel = Literal["trivial", "small", "medium", "large", "epic"]
+Severity = Literal["leaf", "branch", "root"]
+SortOrder = Literal["priority", "created", "updated"]
+VisibilityName = Literal["public", "private"]
+AssignableRole = Literal["maintainer", "contributor"]
+RoleName = Literal["owner", "maintainer", "contributor", "viewer"]
+WastelandStatusName = Literal["provisioning", "active", "failed", "deleted"]
+RuntimeStateName = Literal["sleeping", "starting", "running", "stopping", "failed"]
+OperationStatusName = Literal["running", "succeeded", "failed"]
+OperationKindName = Literal[
+    "join", "post", "claim", "unclaim", "done", "accept", "reject", "close", "sync"
+]
+
+
+def _printable(value: str) -> str:
+    if any(ch in value for ch in "\x00\r\n") or not value.isprintable():
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not value.isprintable() or any(ch.isspace() for ch in value):
+        raise ValueError("must be an http(s) URL without spaces")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises on a malformed port
+    except ValueError as exc:
+        raise ValueError("must be an http(s) URL") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_printable)]
+Handle = Annotated[str, Field(pattern=HANDLE_PATTERN)]
+Email = Annotated[str, Field(max_length=EMAIL_MAX, pattern=EMAIL_PATTERN)]
+Tag = Annotated[str, Field(min_length=1, max_length=TAG_MAX), AfterValidator(_printable)]
+Text = Annotated[str, Field(max_length=TEXT_MAX)]
+HttpUrl = Annotated[str, Field(min_length=1, max_length=URL_MAX), AfterValidator(_http_url)]
+
+
+class _Body(BaseModel):
+    """A request body: strict types, unknown fields ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+# --------------------------------------------------------------------------- requests
+class OwnerIn(_Body):
+    """Who will own a new wasteland: the caller, or an org the caller belongs to."""
+
+    type: Literal["user", "org"]
+    org_id: Annotated[str, Field(min_length=1, max_length=ID_MAX)] | None = Field(
+        default=None, validate_default=True
+    )
+
+    @field_validator("org_id")
+    @classmethod
+    def _org_id_matches_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if kind == "org" and value is None:
+            raise ValueError('required when type is "org"')
+        if kind == "user" and value is not None:
+            raise ValueError('only allowed when type is "org"')
+        return value
+
+
+class CreateWastelandIn(_Body):
+    """``POST /v1/wastelands``."""
+
+    name: Name
+    owner: OwnerIn
+    visibility: VisibilityName
+    upstream: Annotated[str, Field(max_length=130, pattern=UPSTREAM_PATTERN)] | None = Field(
+        default=None, description='"owner/db" of an existing commons; absent: provision'
+    )
+    dolthub_org: Handle | None = None
+
+
+class UpdateWastelandIn(_Body):
+    """``PATCH /v1/wastelands/{wasteland_id}``."""
+
+    name: Name | None = None
+    visibility: VisibilityName | None = None
+
+
+class PutCredentialIn(_Body):
+    """``PUT /v1/wastelands/{id}/credential``."""
+
+    dolthub_token: Annotated[str, Field(min_length=1, max_length=TOKEN_MAX, pattern=r"^\S+$")]
+    dolthub_org: Handle
+    rig_handle: Handle | None = None
+
+
+class AddMemberIn(_Body):
+    """``POST /v1/wastelands/{id}/members``."""
+
+    user_id: Annotated[str, Field(min_length=1, max_length=ID_MAX), AfterValidator(_printable)]
+    role: AssignableRole
+    trust_level: Annotated[int, Field(ge=0, le=3)]
+
+
+class UpdateMemberIn(_Body):
+    """``PATCH /v1/wastelands/{id}/members/{user_id}``."""
+
+    role: AssignableRole | None = None
+    trust_level: Annotated[int, Field(ge=0, le=3)] | None = None
+
+
+class JoinIn(_Body):
+    """``POST /v1/wastelands/{id}/join``."""
+
+    rig_handle: Handle | None = None
+    display_name: Name | None = None
+    owner_email: Email | None = None
+
+
+class ConnectTownIn(_Body):
+    """``POST /v1/wastelands/{id}/towns``."""
+
+    town_id: Annotated[str, Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+    rig_handle: Handle
+    owner_email: Email
+
+
+class PostWantedIn(_Body):
+    """``POST /v1/wastelands/{id}/wanted`` (the ``post`` action)."""
+
+    title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX), AfterValidator(_printable)]
+    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] | None = None
+    project: Annotated[str, Field(max_length=NAME_MAX), AfterValidator(_printable)] | None = None
+    type: WantedType
+    priority: Annotated[int, Field(ge=0, le=4)]
+    effort_level: EffortLevel | None = None
+    tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] | None = None
+    sandbox_required: bool | None = None
+    sandbox_scope: dict[str, Any] | str | None = Field(
+        default=None, description="JSON object (stored as JSON text in the commons)"
+    )
+    sandbox_min_tier: Annotated[str, Field(max_length=32), AfterValidator(_printable)] | None = None
+
+
+class DoneIn(_Body):
+    """``POST …/wanted/{wanted_id}/done``."""
+
+    evidence: HttpUrl
+
+
+class AcceptIn(_Body):
+    """``POST …/wanted/{wanted_id}/accept``."""
+
+    quality: Annotated[int, Field(ge=1, le=5)]
+    reliability: Annotated[int, Field(ge=1, le=5)]
+    severity: Severity | None = None
+    skill_tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] | None = None
+    message: Text | None = None
+
+
+class RejectIn(_Body):
+    """``POST …/wanted/{wanted_id}/reject``."""
+
+    reason: Text | None = None
+
+
+# -------------------------------------------------------------------------- responses
+class Owner(BaseModel):
+    type: Literal["user", "org"] | None
+    user_id: str | None = None
+    org_id: str | None = None
+
+
+class Wasteland(BaseModel):
+    wasteland_id: str
+    name: str
+    owner: Owner
+    visibility: VisibilityName | None
+    upstream: str
+    status: WastelandStatusName | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    my_role: RoleName
+    runtime_state: RuntimeStateName
+    dolthub_org: str | None = None
+
+
+class WastelandList(BaseModel):
+    wastelands: list[Wasteland]
+    next_page_token: str
+
+
+class CredentialStatus(BaseModel):
+    connected: bool
+    dolthub_org: str | None = None
+    rig_handle: str | None = None
+    token_hint: str | None = None
+    connected_at: datetime | None = None
+
+
+class Member(BaseModel):
+    user_id: str
+    role: RoleName | None
+    trust_level: int
+    rig_handle: str | None
+    joined_at: datetime | None
+    source: Literal["explicit", "org"] | None
+
+
+class MemberList(BaseModel):
+    members: list[Member]
+    next_page_token: str
+
+
+class Rig(BaseModel):
+    handle: str
+    display_name: str | None
+    rig_type: str | None
+    parent_rig: str | None
+    trust_level: int
+    registered_at: datetime | None
+    dolthub_org: str | None = None
+
+
+class RigList(BaseModel):
+    rigs: list[Rig]
+    next_page_token: str
+
+
+class WantedItem(BaseModel):
+    wanted_id: str
+    title: str
+    description: str | None
+    project: str | None
+    type: str | None
+    priority: int
+    tags: list[str]
+    posted_by: str | None
+    claimed_by: str | None
+    status: str
+    effort_level: str | None
+    sandbox_required: bool
+    sandbox_scope: str | None = Field(description="JSON text as stored in the commons")
+    sandbox_min_tier: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    evidence_url: str | None = None
+
+
+class WantedPage(BaseModel):
+    items: list[WantedItem]
+    next_page_token: str
+    synced_at: datetime | None
+    stale: bool
+
+
+class Completion(BaseModel):
+    completion_id: str
+    wanted_id: str
+    completed_by: str | None
+    evidence: str | None
+    validated_by: str | None
+    stamp_id: str | None
+    completed_at: datetime | None
+    validated_at: datetime | None
+
+
+class CompletionList(BaseModel):
+    completions: list[Completion]
+    next_page_token: str
+
+
+class Stamp(BaseModel):
+    stamp_id: str
+    author: str | None
+    subject: str | None
+    quality: int
+    reliability: int
+    severity: str | None
+    context_id: str | None
+    skill_tags: list[str]
+    message: str | None
+    created_at: datetime | None
+
+
+class WantedDetail(BaseModel):
+    item: WantedItem
+    completions: list[Completion]
+    stamps: list[Stamp]
+
+
+class WantedCounts(BaseModel):
+    by_status: dict[str, int] = Field(
+        description="open, claimed, in_review, completed and withdrawn are always present"
+    )
+
+
+class OperationResult(BaseModel):
+    operation_id: str
+    status: OperationStatusName | None
+    kind: OperationKindName | None
+    wanted_id: str | None = None
+    item: WantedItem | None = None
+    branch: str | None = None
+    pull_request_url: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    rig_handle: str | None = None
+
+
+class Runtime(BaseModel):
+    state: RuntimeStateName
+    last_activity_at: datetime | None
+    wl_version: str | None
+    started_at: datetime | None
+
+
+class Town(BaseModel):
+    town_id: str
+    rig_handle: str
+    owner_email: str | None
+    parent_rig: str | None
+    connected_by: str | None
+    connected_at: datetime | None
+
+
+class TownList(BaseModel):
+    towns: list[Town]
+
+
+class BoardEvent(BaseModel):
+    """The JSON ``data`` of one ``board`` server-sent event."""
+
+    wanted_id: str
+    status: str
+    observed_at: datetime | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    description: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="gRPC status code name, e.g. NOT_FOUND")
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+# --------------------------------------------------------------------------- builders
+def _opt(value: str) -> str | None:
+    return value or None
+
+
+def timestamp(ts: Any) -> datetime | None:
+    """A protobuf Timestamp as an aware UTC datetime; None when unset (zero)."""
+    if ts is None or (ts.seconds == 0 and ts.nanos == 0):
+        return None
+    try:
+        return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def enum_name(enum_type: Any, value: int, prefix: str) -> str | None:
+    """``VISIBILITY_PUBLIC`` → ``"public"``; None for UNSPECIFIED or unknown numbers."""
+    try:
+        name: str = enum_type.Name(value)
+    except ValueError:
+        return None
+    if not name.startswith(prefix) or name.endswith("_UNSPECIFIED"):
+        return None
+    return name[len(prefix) :].lower()
+
+
+def enum_value(enum_type: Any, name: str, prefix: str) -> str:
+    """``"public"`` → ``"VISIBILITY_PUBLIC"`` (protobuf accepts enum names); checked."""
+    full = prefix + name.upper()
+    enum_type.Value(full)  # raises ValueError for a name the proto does not have
+    return full
+
+
+def runtime_state(value: int) -> RuntimeStateName:
+    """The lower-case runtime state ("sleeping" when unknown)."""
+    name = enum_name(common_pb2.RuntimeState, value, "RUNTIME_STATE_")
+    return name if name in ("starting", "running", "stopping", "failed") else "sleeping"  # type: ignore[return-value]
+
+
+def _role(value: int) -> RoleName | None:
+    return enum_name(common_pb2.MemberRole, value, "MEMBER_ROLE_")  # type: ignore[return-value]
+
+
+def wasteland(msg: Any) -> Wasteland:
+    """A ``Wasteland`` response from ``common_pb2.Wasteland``."""
+    owner_type = enum_name(common_pb2.OwnerType, msg.owner.type, "OWNER_TYPE_")
+    return Wasteland(
+        wasteland_id=msg.wasteland_id,
+        name=msg.name,
+        owner=Owner(
+            type=owner_type,  # type: ignore[arg-type]
+            user_id=_opt(msg.owner.user_id),
+            org_id=_opt(msg.owner.org_id),
+        ),
+        visibility=enum_name(common_pb2.Visibility, msg.visibility, "VISIBILITY_"),  # type: ignore[arg-type]
+        upstream=msg.upstream,
+        status=enum_name(common_pb2.WastelandStatus, msg.status, "WASTELAND_STATUS_"),  # type: ignore[arg-type]
+        created_at=timestamp(msg.created_at),
+        updated_at=timestamp(msg.updated_at),
+        my_role=_role(msg.my_role) or "viewer",
+        runtime_state=runtime_state(msg.runtime_state),
+        dolthub_org=_opt(msg.dolthub_org),
+    )
+
+
+def credential_status(msg: Any) -> CredentialStatus:
+    """A ``CredentialStatus`` (never the token: the message has no such field)."""
+    if not msg.connected:
+        return CredentialStatus(connected=False)
+    return CredentialStatus(
+        connected=True,
+        dolthub_org=_opt(msg.dolthub_org),
+        rig_handle=_opt(msg.rig_handle),
+        token_hint=_opt(msg.token_hint),
+        connected_at=timestamp(msg.connected_at),
+    )
+
+
+def member(msg: Any) -> Member:
+    """A ``Member`` response."""
+    return Member(
+        user_id=msg.user_id,
+        role=_role(msg.role),
+        trust_level=msg.trust_level,
+        rig_handle=_opt(msg.rig_handle),
+        joined_at=timestamp(msg.joined_at),
+        source=enum_name(common_pb2.MemberSource, msg.source, "MEMBER_SOURCE_"),  # type: ignore[arg-type]
+    )
+
+
+def rig(msg: Any) -> Rig:
+    """A ``Rig`` response."""
+    return Rig(
+        handle=msg.handle,
+        display_name=_opt(msg.display_name),
+        rig_type=_opt(msg.rig_type),
+        parent_rig=_opt(msg.parent_rig),
+        trust_level=msg.trust_level,
+        registered_at=timestamp(msg.registered_at),
+        dolthub_org=_opt(msg.dolthub_org),
+    )
+
+
+def wanted_item(msg: Any) -> WantedItem:
+    """A ``WantedItem`` response."""
+    return WantedItem(
+        wanted_id=msg.wanted_id,
+        title=msg.title,
+        description=_opt(msg.description),
+        project=_opt(msg.project),
+        type=_opt(msg.type),
+        priority=msg.priority,
+        tags=list(msg.tags),
+        posted_by=_opt(msg.posted_by),
+        claimed_by=_opt(msg.claimed_by),
+        status=msg.status,
+        effort_level=_opt(msg.effort_level),
+        sandbox_required=msg.sandbox_required,
+        sandbox_scope=_opt(msg.sandbox_scope),
+        sandbox_min_tier=_opt(msg.sandbox_min_tier),
+        created_at=timestamp(msg.created_at),
+        updated_at=timestamp(msg.updated_at),
+        evidence_url=_opt(msg.evidence_url),
+    )
+
+
+def completion(msg: Any) -> Completion:
+    """A ``Completion`` response."""
+    return Completion(
+        completion_id=msg.completion_id,
+        wanted_id=msg.wanted_id,
+        completed_by=_opt(msg.completed_by),
+        evidence=_opt(msg.evidence),
+        validated_by=_opt(msg.validated_by),
+        stamp_id=_opt(msg.stamp_id),
+        completed_at=timestamp(msg.completed_at),
+        validated_at=timestamp(msg.validated_at),
+    )
+
+
+def stamp(msg: Any) -> Stamp:
+    """A ``Stamp`` response."""
+    return Stamp(
+        stamp_id=msg.stamp_id,
+        author=_opt(msg.author),
+        subject=_opt(msg.subject),
+        quality=msg.quality,
+        reliability=msg.reliability,
+        severity=_opt(msg.severity),
+        context_id=_opt(msg.context_id),
+        skill_tags=list(msg.skill_tags),
+        message=_opt(msg.message),
+        created_at=timestamp(msg.created_at),
+    )
+
+
+def wanted_counts(by_status: Any) -> WantedCounts:
+    """Counts per status, every known status present (0 when none)."""
+    counts: dict[str, int] = dict.fromkeys(WANTED_STATUSES, 0)
+    counts.update({str(k): int(v) for k, v in dict(by_status).items()})
+    return WantedCounts(by_status=counts)
+
+
+def operation_result(msg: Any) -> OperationResult:
+    """An ``OperationResult`` response."""
+    return OperationResult(
+        operation_id=msg.operation_id,
+        status=enum_name(common_pb2.OperationStatus, msg.status, "OPERATION_STATUS_"),  # type: ignore[arg-type]
+        kind=enum_name(common_pb2.OperationKind, msg.kind, "OPERATION_KIND_"),  # type: ignore[arg-type]
+        wanted_id=_opt(msg.wanted_id),
+        item=wanted_item(msg.item) if msg.HasField("item") else None,
+        branch=_opt(msg.branch),
+        pull_request_url=_opt(msg.pull_request_url),
+        error=_opt(msg.error),
+        error_code=_opt(msg.error_code),
+        rig_handle=_opt(msg.rig_handle),
+    )
+
+
+def runtime(msg: Any) -> Runtime:
+    """A ``Runtime`` response from ``executor_pb2.RuntimeStatus``."""
+    return Runtime(
+        state=runtime_state(msg.state),
+        last_activity_at=timestamp(msg.last_activity_at),
+        wl_version=_opt(msg.wl_version),
+        started_at=timestamp(msg.started_at),
+    )
+
+
+def town(msg: Any) -> Town:
+    """A ``Town`` response."""
+    return Town(
+        town_id=msg.town_id,
+        rig_handle=msg.rig_handle,
+        owner_email=_opt(msg.owner_email),
+        parent_rig=_opt(msg.parent_rig),
+        connected_by=_opt(msg.connected_by),
+        connected_at=timestamp(msg.connected_at),
+    )
+
+
+def board_event(msg: Any) -> BoardEvent:
+    """The data of a ``board`` event."""
+    return BoardEvent(
+        wanted_id=msg.wanted_id, status=msg.status, observed_at=timestamp(msg.observed_at)
+    )
