@@ -1,0 +1,334 @@
+"""Execute: run one action for a user in the wasteland's workload.
+
+Flow: identify the caller, validate, answer a repeated idempotency key from the store,
+ask the registry for the access decision and the caller's token, record the operation,
+wake the workload, run the operation in a background task and wait for it up to the
+wait budget. The task records the result, registers a newly joined rig and refreshes
+board-sync whether or not anyone still waits. The DoltHub token lives only in local
+variables of this module for the duration of one operation; it is never stored or
+logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from wasteland.v1 import common_pb2, control_pb2, executor_pb2
+from wasteland_common import errors
+from wasteland_common.auth import CallerIdentity
+from wasteland_common.db import run_in_session
+from wasteland_common.logs import REDACTED, redact
+
+from . import access, idempotency, reconcile, results, store
+from .deps import ExecutorDeps
+
+log = logging.getLogger(__name__)
+
+NEEDS_WANTED_ID = frozenset(
+    {
+        common_pb2.OPERATION_KIND_CLAIM,
+        common_pb2.OPERATION_KIND_UNCLAIM,
+        common_pb2.OPERATION_KIND_DONE,
+        common_pb2.OPERATION_KIND_ACCEPT,
+        common_pb2.OPERATION_KIND_REJECT,
+        common_pb2.OPERATION_KIND_CLOSE,
+    }
+)
+# Kinds that change the commons (board-sync refreshes after them); `sync` only updates
+# the caller's fork.
+MUTATIONS = frozenset(results.KIND_NAMES) - {common_pb2.OPERATION_KIND_SYNC}
+MAX_WAIT_SECONDS = 300
+MAX_ARGS_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Action:
+    """A validated Execute request."""
+
+    wasteland_id: str
+    kind: common_pb2.OperationKind
+    wanted_id: str
+    args: common_pb2.OperationArgs
+    idempotency_key: str | None
+    wait_seconds: float
+    request_hash: str
+
+    @property
+    def kind_name(self) -> str:
+        return results.KIND_NAMES[self.kind]
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """The registry's decision, minus the token (which travels separately)."""
+
+    user_id: str
+    upstream: str
+    role: common_pb2.MemberRole
+    rig_handle: str
+    dolthub_org: str
+    rig_registered: bool
+
+
+def parse_action(request: executor_pb2.ExecuteRequest, default_wait: float) -> Action:
+    """Validate an ExecuteRequest; INVALID_ARGUMENT names the first bad field."""
+    wasteland_id = access.wasteland_id(request.wasteland_id)
+    kind = request.kind
+    if kind not in results.KIND_NAMES:
+        raise errors.invalid(
+            "kind", "required: one of join, post, claim, unclaim, done, accept, reject, close, sync"
+        )
+    if kind in NEEDS_WANTED_ID and not request.wanted_id:
+        raise errors.invalid("wanted_id", f"required for {results.KIND_NAMES[kind]}")
+    wanted_id = access.wanted_id(request.wanted_id) if request.wanted_id else ""
+    if request.args.ByteSize() > MAX_ARGS_BYTES:
+        raise errors.invalid("args", "too large")
+    key = idempotency.parse_key(request.idempotency_key)
+    if not 0 <= request.wait_seconds <= MAX_WAIT_SECONDS:
+        raise errors.invalid("wait_seconds", f"must be between 0 and {MAX_WAIT_SECONDS}")
+    wait = float(request.wait_seconds) if request.wait_seconds else default_wait
+    return Action(
+        wasteland_id=wasteland_id,
+        kind=kind,
+        wanted_id=wanted_id,
+        args=request.args,
+        idempotency_key=key,
+        wait_seconds=wait,
+        request_hash=idempotency.request_hash(request),
+    )
+
+
+async def execute(deps: ExecutorDeps, caller: CallerIdentity, request: Any) -> Any:
+    """Run the action for the calling user; the OperationResult when it finished within
+    the wait budget, else a RUNNING result with the operation id to poll.
+
+    A FAILED result raises the domain error of its ``error_code`` (e.g. ABORTED
+    "already claimed"); the failure is stored with the operation all the same.
+    """
+    principal, user_token = access.user_call(caller)
+    action = parse_action(request, deps.limits.wait_budget_seconds)
+    if action.idempotency_key is not None:
+        earlier = await run_in_session(
+            deps.sessions,
+            idempotency.lookup,
+            principal.user_id,
+            action.idempotency_key,
+            action.request_hash,
+        )
+        if earlier is not None:
+            return await _answer(deps, earlier, action.wait_seconds)
+
+    answer = await deps.peers.authorize_action(
+        user_token, action.wasteland_id, action.kind, action.wanted_id
+    )
+    token: str = answer.dolthub_token
+    grant = _Grant(
+        user_id=principal.user_id,
+        upstream=answer.wasteland.upstream,
+        role=answer.role,
+        rig_handle=answer.rig_handle,
+        dolthub_org=answer.dolthub_org,
+        rig_registered=answer.rig_registered,
+    )
+    del answer
+    if not token:
+        raise errors.FailedPrecondition("connect DoltHub first")
+    if not grant.upstream:
+        raise errors.FailedPrecondition("the wasteland has no commons yet")
+
+    record = store.OperationRecord(
+        operation_id=deps.new_id(),
+        wasteland_id=action.wasteland_id,
+        user_id=principal.user_id,
+        kind=action.kind_name,
+        wanted_id=action.wanted_id or None,
+        idempotency_key=action.idempotency_key,
+        request_hash=action.request_hash,
+        status="running",
+        result=None,
+        created_at=deps.clock(),
+        finished_at=None,
+    )
+    # Recording first claims the idempotency key before anything runs, so a concurrent
+    # repeat finds this operation instead of starting a second one, and the reconcile
+    # loop sees an operation in flight and leaves the workload awake.
+    raced = await run_in_session(deps.sessions, store.insert_operation, record)
+    if raced is not None:
+        idempotency.ensure_same(raced, action.request_hash)
+        return await _answer(deps, raced, action.wait_seconds)
+    try:
+        endpoint = await reconcile.wake(deps, action.wasteland_id, grant.upstream)
+    except BaseException:
+        # Nothing ran: forget the operation so a retry with the same key runs it.
+        await run_in_session(deps.sessions, store.delete_operation, record.operation_id)
+        raise
+
+    rig = grant.rig_handle
+    if action.kind == common_pb2.OPERATION_KIND_JOIN and action.args.rig_handle:
+        rig = action.args.rig_handle
+    run_request = control_pb2.RunOperationRequest(
+        upstream=grant.upstream,
+        kind=action.kind,
+        wanted_id=action.wanted_id,
+        args=action.args,
+        credential=control_pb2.RigCredential(
+            dolthub_token=token, dolthub_org=grant.dolthub_org, rig_handle=rig
+        ),
+        operation_id=record.operation_id,
+        role=grant.role,
+    )
+    del token
+    log.info(
+        "operation %s (%s) started for wasteland %s",
+        record.operation_id,
+        action.kind_name,
+        action.wasteland_id,
+    )
+    task = asyncio.create_task(_run(deps, record, grant, endpoint, run_request, user_token, rig))
+    deps.operation_tasks[record.operation_id] = task
+    task.add_done_callback(lambda _t: deps.operation_tasks.pop(record.operation_id, None))
+    return await _wait(task, record, action.wait_seconds)
+
+
+async def get_operation(deps: ExecutorDeps, caller: CallerIdentity, operation_id: str) -> Any:
+    """The stored result of the caller's own operation (RUNNING while it runs);
+    NOT_FOUND for an unknown id or another user's operation."""
+    principal, _ = access.user_call(caller)
+    operation_id = access.operation_id(operation_id)
+    record = await run_in_session(deps.sessions, store.get_operation, operation_id)
+    if record is None or record.user_id != principal.user_id:
+        raise errors.NotFound("operation not found")
+    return results.stored(record)
+
+
+async def _answer(deps: ExecutorDeps, record: store.OperationRecord, wait: float) -> Any:
+    """What a repeat of ``record`` gets: its result, waiting for it if it runs here."""
+    if record.status == "running":
+        task = deps.operation_tasks.get(record.operation_id)
+        if task is not None:
+            return await _wait(task, record, wait)
+    return results.raise_if_failed(results.stored(record))
+
+
+async def _wait(task: asyncio.Task[Any], record: store.OperationRecord, wait: float) -> Any:
+    # asyncio.wait never cancels the task: a caller that stops waiting (or gives up on
+    # the call) leaves the operation running to completion.
+    done, _ = await asyncio.wait({task}, timeout=wait)
+    if not done:
+        return results.placeholder(record)
+    return results.raise_if_failed(task.result())
+
+
+async def _run(
+    deps: ExecutorDeps,
+    record: store.OperationRecord,
+    grant: _Grant,
+    endpoint: Any,
+    run_request: Any,
+    user_token: str,
+    rig: str,
+) -> Any:
+    """Run the operation in the workload, then store and return its result; never
+    raises (every failure becomes a FAILED result)."""
+    secret = run_request.credential.dolthub_token
+    try:
+        result = await deps.peers.run_operation(
+            endpoint, run_request, limit=deps.limits.operation_timeout_seconds
+        )
+        result = _normalise(result, record, secret)
+    except Exception:
+        log.exception("operation %s failed unexpectedly", record.operation_id)
+        result = results.failed(
+            record, grpc.StatusCode.INTERNAL, "the operation failed unexpectedly"
+        )
+    finally:
+        run_request.credential.Clear()
+        del run_request
+    if result.status == common_pb2.OPERATION_STATUS_SUCCEEDED:
+        await _after_success(deps, record, grant, result, user_token, rig)
+    stored_json = results.to_json(result)
+    if secret and secret in stored_json:  # belt and braces: a token is never stored
+        stored_json = stored_json.replace(secret, REDACTED)
+        result = results.from_json(stored_json)
+    del secret
+    status = results.STATUS_NAMES[result.status]
+    now = deps.clock()
+
+    def finish(session: Any) -> None:
+        store.finish_operation(
+            session, record.operation_id, status=status, result=stored_json, now=now
+        )
+        store.touch_runtime(session, record.wasteland_id, now)
+
+    try:
+        await run_in_session(deps.sessions, finish)
+    except Exception:
+        log.exception("storing the result of operation %s failed", record.operation_id)
+    log.info(
+        "operation %s (%s) %s%s",
+        record.operation_id,
+        record.kind,
+        status,
+        f": {result.error_code}" if result.error_code else "",
+    )
+    return result
+
+
+def _normalise(result: Any, record: store.OperationRecord, secret: str) -> Any:
+    """The workload's answer made consistent with the operation (ids, a final status,
+    no secret in the error text)."""
+    fixed = common_pb2.OperationResult()
+    fixed.CopyFrom(result)
+    fixed.operation_id = record.operation_id
+    fixed.kind = results.KIND_VALUES[record.kind]
+    if not fixed.wanted_id and record.wanted_id:
+        fixed.wanted_id = record.wanted_id
+    if fixed.status not in (
+        common_pb2.OPERATION_STATUS_SUCCEEDED,
+        common_pb2.OPERATION_STATUS_FAILED,
+    ):
+        log.warning("operation %s came back without a final status", record.operation_id)
+        return results.failed(record, grpc.StatusCode.INTERNAL, "the workload returned no outcome")
+    if fixed.status == common_pb2.OPERATION_STATUS_FAILED:
+        message = fixed.error.replace(secret, REDACTED) if secret else fixed.error
+        fixed.error = redact(message)
+        if not fixed.error_code:
+            fixed.error_code = grpc.StatusCode.FAILED_PRECONDITION.name
+    else:
+        fixed.error = ""
+        fixed.error_code = ""
+    return fixed
+
+
+async def _after_success(
+    deps: ExecutorDeps,
+    record: store.OperationRecord,
+    grant: _Grant,
+    result: Any,
+    user_token: str,
+    rig: str,
+) -> None:
+    """Register a newly joined rig; refresh the board after a mutation. Best effort:
+    neither step can fail the operation, which already happened on DoltHub."""
+    kind = results.KIND_VALUES[record.kind]
+    joined_rig = result.rig_handle or (rig if kind == common_pb2.OPERATION_KIND_JOIN else "")
+    is_join = kind == common_pb2.OPERATION_KIND_JOIN or bool(result.rig_handle)
+    if is_join and joined_rig and not grant.rig_registered:
+        try:
+            await deps.peers.record_rig(user_token, record.wasteland_id, grant.user_id, joined_rig)
+        except Exception as exc:
+            log.warning(
+                "recording rig %s of operation %s failed: %s",
+                joined_rig,
+                record.operation_id,
+                exc,
+            )
+    if kind in MUTATIONS:
+        try:
+            await deps.peers.refresh_board(record.wasteland_id)
+        except Exception as exc:
+            log.warning("board refresh after operation %s failed: %s", record.operation_id, exc)
