@@ -1,0 +1,257 @@
+"""DoltHub credentials: one encrypted token per (wasteland, user).
+
+The token is checked against DoltHub before it is stored, stored only as an envelope
+ciphertext (crypto.py) plus a four-character hint, and never returned; the executor
+gets it decrypted through actions.authorize for one call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+from wasteland_common import dolthub, errors
+from wasteland_common.auth import Principal
+
+from . import crypto, members, ownership, store
+from .crypto import Keyring, SealedSecret
+from .store import CredentialRow
+from .validation import UpstreamRef, upstream
+from .wastelands import access_to
+
+log = logging.getLogger(__name__)
+
+# Checks a token against the upstream: returns, or raises a dolthub.DoltHubError.
+TokenValidator = Callable[[SecretStr, UpstreamRef], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CredentialStatus:
+    """What the API shows about a stored credential (never the token)."""
+
+    connected: bool
+    dolthub_org: str = ""
+    rig_handle: str = ""
+    token_hint: str = ""
+    connected_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """A checked PutCredential request."""
+
+    wasteland_id: str
+    token: SecretStr
+    dolthub_org: str
+    rig_handle: str | None
+
+
+def dolthub_validator(client: dolthub.DoltHubClient) -> TokenValidator:
+    """A validator doing one cheap authenticated read on the upstream."""
+
+    async def validate(token: SecretStr, ref: UpstreamRef) -> None:
+        await client.with_token(token).validate_token(ref.owner, ref.database)
+
+    return validate
+
+
+def sealed_of(row: CredentialRow) -> SealedSecret:
+    """The stored envelope of a credential row."""
+    return SealedSecret(
+        key_id=row.key_id,
+        wrapped_key=row.wrapped_key,
+        key_nonce=row.key_nonce,
+        nonce=row.token_nonce,
+        ciphertext=row.ciphertext,
+    )
+
+
+def credential_row(session: Session, wasteland_id: str, user_id: str) -> CredentialRow | None:
+    """The stored credential of ``user_id`` for ``wasteland_id``, if any."""
+    return session.scalars(
+        sa.select(CredentialRow).where(
+            CredentialRow.wasteland_id == wasteland_id, CredentialRow.user_id == user_id
+        )
+    ).one_or_none()
+
+
+def status_of(row: CredentialRow | None) -> CredentialStatus:
+    """The public status of a credential row (not connected when None)."""
+    if row is None:
+        return CredentialStatus(connected=False)
+    return CredentialStatus(
+        connected=True,
+        dolthub_org=row.dolthub_org,
+        rig_handle=row.rig_handle,
+        token_hint=row.token_hint,
+        connected_at=row.connected_at,
+    )
+
+
+def _connectable(session: Session, principal: Principal, wasteland_id: str) -> UpstreamRef:
+    row, access = access_to(session, principal, wasteland_id)
+    ownership.require(
+        ownership.can_connect(access), "site admins may read this wasteland but not take part"
+    )
+    if row.status != "active":
+        raise errors.FailedPrecondition("the wasteland is not active")
+    return upstream(row.upstream)
+
+
+async def connect(
+    sessions: sessionmaker[Session],
+    principal: Principal,
+    credential: NewCredential,
+    *,
+    validate: TokenValidator,
+    keyring: Keyring,
+    now: Callable[[], datetime],
+    new_id: Callable[[], str],
+) -> CredentialStatus:
+    """Validate the token with DoltHub, then store it encrypted for the caller (replacing
+    an earlier one). A reader of a public wasteland becomes a contributor."""
+    ref = await store.run(sessions, _connectable, principal, credential.wasteland_id)
+    try:
+        await validate(credential.token, ref)
+    except dolthub.Unauthorized:
+        raise errors.invalid("dolthub_token", "DoltHub rejected the token") from None
+    except dolthub.Forbidden:
+        raise errors.invalid(
+            "dolthub_token", f"the token may not read the upstream {ref}"
+        ) from None
+    except dolthub.NotFound:
+        raise errors.FailedPrecondition(
+            f"the wasteland's upstream {ref} was not found on DoltHub"
+        ) from None
+    token = credential.token.get_secret_value()
+    sealed = crypto.seal(
+        token, keyring, crypto.associated_data(credential.wasteland_id, principal.user_id)
+    )
+    connected = await store.run(
+        sessions,
+        save,
+        principal,
+        credential,
+        sealed=sealed,
+        hint=crypto.token_hint(token),
+        now=now(),
+        new_id=new_id,
+    )
+    log.info(
+        "DoltHub credential of user %s connected to wasteland %s",
+        principal.user_id, credential.wasteland_id, extra={"event": "credential.connected"},
+    )  # fmt: skip
+    return connected
+
+
+def save(
+    session: Session,
+    principal: Principal,
+    credential: NewCredential,
+    *,
+    sealed: SealedSecret,
+    hint: str,
+    now: datetime,
+    new_id: Callable[[], str],
+) -> CredentialStatus:
+    """Save an already-validated, sealed credential for the caller."""
+    wasteland_id = credential.wasteland_id
+    row, access = access_to(session, principal, wasteland_id, for_update=True)
+    ownership.require(
+        ownership.can_connect(access), "site admins may read this wasteland but not take part"
+    )
+    if row.status != "active":
+        raise errors.FailedPrecondition("the wasteland is not active")
+    member = members.ensure_member(session, principal, wasteland_id, access, now=now, new_id=new_id)
+    rig_handle = credential.rig_handle or member.rig_handle or credential.dolthub_org
+    if member.rig_handle is not None and rig_handle != member.rig_handle:
+        raise errors.FailedPrecondition(
+            f"rig_handle: your rig is already registered here as {member.rig_handle}"
+        )
+    if _handle_taken(session, wasteland_id, rig_handle, principal.user_id):
+        raise errors.AlreadyExists(
+            "rig_handle: already used by another rig in this wasteland",
+            [errors.FieldViolation("rig_handle", "already used in this wasteland")],
+        )
+    cred = credential_row(session, wasteland_id, principal.user_id)
+    if cred is None:
+        cred = CredentialRow(
+            credential_id=new_id(),
+            wasteland_id=wasteland_id,
+            user_id=principal.user_id,
+            connected_at=now,
+        )
+        session.add(cred)
+    cred.dolthub_org = credential.dolthub_org
+    cred.rig_handle = rig_handle
+    cred.key_id = sealed.key_id
+    cred.wrapped_key = sealed.wrapped_key
+    cred.key_nonce = sealed.key_nonce
+    cred.token_nonce = sealed.nonce
+    cred.ciphertext = sealed.ciphertext
+    cred.token_hint = hint
+    cred.connected_at = now
+    cred.updated_at = now
+    session.flush()
+    return status_of(cred)
+
+
+def _handle_taken(session: Session, wasteland_id: str, rig_handle: str, user_id: str) -> bool:
+    if members.rig_handle_taken(session, wasteland_id, rig_handle, except_user=user_id):
+        return True
+    other = session.scalars(
+        sa.select(CredentialRow.user_id).where(
+            CredentialRow.wasteland_id == wasteland_id,
+            CredentialRow.rig_handle == rig_handle,
+            CredentialRow.user_id != user_id,
+        )
+    ).first()
+    return other is not None
+
+
+def status(session: Session, principal: Principal, wasteland_id: str) -> CredentialStatus:
+    """The caller's credential status for a wasteland they may see."""
+    access_to(session, principal, wasteland_id)
+    return status_of(credential_row(session, wasteland_id, principal.user_id))
+
+
+def delete(session: Session, principal: Principal, wasteland_id: str) -> None:
+    """Erase the caller's credential (nothing happens when there is none)."""
+    access_to(session, principal, wasteland_id)
+    session.execute(
+        sa.delete(CredentialRow).where(
+            CredentialRow.wasteland_id == wasteland_id,
+            CredentialRow.user_id == principal.user_id,
+        )
+    )
+
+
+def reveal(row: CredentialRow, keyring: Keyring) -> SecretStr:
+    """The decrypted token of ``row`` (raises crypto.DecryptionError)."""
+    ad = crypto.associated_data(row.wasteland_id, row.user_id)
+    return SecretStr(crypto.open_sealed(sealed_of(row), keyring, ad))
+
+
+def rotate(session: Session, keyring: Keyring, *, limit: int = 500) -> int:
+    """Re-wrap up to ``limit`` credentials not under the active key; returns how many.
+
+    Run it until it returns 0, then the old key can leave the ring.
+    """
+    rows = session.scalars(
+        sa.select(CredentialRow)
+        .where(CredentialRow.key_id != keyring.active_key_id)
+        .order_by(CredentialRow.credential_id)
+        .limit(limit)
+    ).all()
+    for row in rows:
+        ad = crypto.associated_data(row.wasteland_id, row.user_id)
+        fresh = crypto.rewrap(sealed_of(row), keyring, ad)
+        row.key_id = fresh.key_id
+        row.wrapped_key = fresh.wrapped_key
+        row.key_nonce = fresh.key_nonce
+    return len(rows)

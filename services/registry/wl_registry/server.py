@@ -1,0 +1,183 @@
+"""Registry bootstrap: settings, logging, database, keyring, DoltHub, gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import grpc
+from pydantic import Field, SecretStr
+from wasteland.v1 import registry_pb2, registry_pb2_grpc
+from wasteland_common import db, dolthub, grpc_server, logs, telemetry
+from wasteland_common.auth import Authenticator
+from wasteland_common.grpc_client import Channels, ServiceCredentials
+from wasteland_common.settings import CommonSettings
+
+from . import crypto, wastelands
+from .board import BoardNotifier, GrpcBoard
+from .credentials import TokenValidator, dolthub_validator
+from .servicer import RegistryDeps, RegistryServicer
+from .validation import upstream
+
+log = logging.getLogger("wl_registry")
+
+SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class RegistrySettings(CommonSettings):
+    """Settings of the registry (environment variables in UPPER_CASE)."""
+
+    database_url: str = Field(default="sqlite+pysqlite:///.run/registry.db", alias="DATABASE_URL")
+    migrate_on_start: bool = Field(default=True, alias="MIGRATE_ON_START")
+    # "kid1:<base64 32 bytes>,kid2:<...>"; empty = the built-in DEV-ONLY key.
+    credential_keys: SecretStr = Field(default=SecretStr(""), alias="CREDENTIAL_KEYS")
+    credential_active_key_id: str = Field(default="", alias="CREDENTIAL_ACTIVE_KEY_ID")
+    wasteland_template: str = Field(
+        default="kilo-wastelands/wl-template", alias="WASTELAND_TEMPLATE"
+    )
+    # The DoltHub identity that forks the template into an org; unset disables it.
+    provisioning_dolthub_token: SecretStr | None = Field(
+        default=None, alias="PROVISIONING_DOLTHUB_TOKEN"
+    )
+    provision_timeout_seconds: float = Field(default=120.0, gt=0, alias="PROVISION_TIMEOUT_SECONDS")
+    board_call_timeout_seconds: float = Field(default=5.0, gt=0, alias="BOARD_CALL_TIMEOUT_SECONDS")
+    grpc_port: int = Field(default=7401, ge=0, le=65535, alias="GRPC_PORT")
+
+
+def keyring_from(settings: RegistrySettings) -> crypto.Keyring:
+    """The credential keyring the settings describe (warns when it is the dev key)."""
+    spec = settings.credential_keys.get_secret_value()
+    for entry in spec.split(","):
+        _, _, key = entry.partition(":")
+        if key.strip():
+            logs.register_secret(key.strip())
+    keyring = crypto.parse_keyring(spec, settings.credential_active_key_id)
+    if keyring.uses_dev_key:
+        log.warning(
+            "CREDENTIAL_KEYS is not set: DoltHub tokens are encrypted with the built-in"
+            " DEV-ONLY key; set CREDENTIAL_KEYS and CREDENTIAL_ACTIVE_KEY_ID in production"
+        )
+    return keyring
+
+
+async def start_server(deps: RegistryDeps, *, host: str, port: int) -> grpc_server.RunningServer:
+    """Serve RegistryService over ``deps`` (with health, reflection, the shared interceptor)."""
+    servicer = RegistryServicer(deps)
+
+    def register(server: grpc.aio.Server) -> None:
+        registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)
+
+    return await grpc_server.start(
+        register=register, service_names=[SERVICE_NAME], host=host, port=port
+    )
+
+
+async def build_and_start(
+    settings: RegistrySettings,
+    *,
+    dolthub_client: dolthub.DoltHubClient | None = None,
+    validate_token: TokenValidator | None = None,
+    board: BoardNotifier | None = None,
+) -> tuple[grpc_server.RunningServer, Callable[[], Awaitable[None]]]:
+    """Build the dependencies, migrate, and start the gRPC server.
+
+    Returns the running server and a coroutine function that releases everything else
+    (call it after stopping the server).
+    """
+    keyring = keyring_from(settings)
+    template = upstream(settings.wasteland_template, "WASTELAND_TEMPLATE")
+    engine = db.make_engine(settings.database_url)
+    if settings.migrate_on_start:
+        await asyncio.to_thread(db.migrate, engine, MIGRATIONS)
+    sessions = db.session_factory(engine)
+    stale = await db.run_in_session(
+        sessions,
+        wastelands.fail_stale_provisioning,
+        db.utcnow(),
+        timedelta(seconds=settings.provision_timeout_seconds),
+    )
+    if stale:
+        log.warning("marked %d interrupted provisioning(s) as failed", stale)
+    purged = await db.run_in_session(sessions, wastelands.purge_deleted, db.utcnow())
+    if purged:
+        log.info("purged the member data of %d deleted wasteland(s)", purged)
+
+    owns_client = dolthub_client is None
+    client = dolthub_client or dolthub.DoltHubClient(settings.dolthub_api_url)
+    anonymous = client.with_token(None)
+    provisioning_token = (
+        settings.provisioning_dolthub_token.get_secret_value()
+        if settings.provisioning_dolthub_token is not None
+        else ""
+    )
+    forker = None
+    if provisioning_token:
+        logs.register_secret(provisioning_token)
+        forker = client.with_token(provisioning_token)
+    channels = Channels()
+    if board is None:
+        board = GrpcBoard(
+            channels,
+            settings.board_addr,
+            ServiceCredentials("registry", settings.service_jwt_secret.get_secret_value()),
+            settings.board_call_timeout_seconds,
+        )
+    deps = RegistryDeps(
+        sessions=sessions,
+        authenticator=Authenticator(
+            user_secret=settings.kilo_jwt_secret.get_secret_value(),
+            audience=settings.kilo_jwt_audience,
+            service_secret=settings.service_jwt_secret.get_secret_value(),
+        ),
+        keyring=keyring,
+        provisioning=wastelands.Provisioning(
+            reader=anonymous,
+            forker=forker,
+            template=template,
+            timeout=settings.provision_timeout_seconds,
+        ),
+        validate_token=validate_token or dolthub_validator(client),
+        board=board,
+    )
+    running = await start_server(deps, host=settings.grpc_host, port=settings.grpc_port)
+
+    async def cleanup() -> None:
+        await channels.close()
+        if owns_client:
+            await client.aclose()
+        engine.dispose()
+
+    return running, cleanup
+
+
+async def _serve(settings: RegistrySettings) -> None:
+    running, cleanup = await build_and_start(settings)
+    try:
+        await grpc_server.serve_forever(
+            running,
+            name="registry",
+            host=settings.grpc_host,
+            grace=settings.shutdown_grace_seconds,
+        )
+    finally:
+        await cleanup()
+
+
+def main() -> None:
+    """Console entry point ``wl-registry``."""
+    settings = RegistrySettings()
+    logs.configure("registry", settings.log_level, settings.log_format)
+    telemetry.configure("registry", settings.otel_traces_exporter)
+    try:
+        asyncio.run(_serve(settings))
+    except crypto.KeyringError as exc:
+        log.error("cannot start: %s", exc)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

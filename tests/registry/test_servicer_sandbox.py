@@ -1,0 +1,129 @@
+"""The registry over real gRPC against the DoltHub sandbox (a real subprocess).
+
+Started the way production starts it (``build_and_start`` with settings), with
+board-sync deliberately absent to show that tracking is best effort.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from pydantic import SecretStr
+from wasteland.v1 import common_pb2, registry_pb2
+from wl_registry.server import RegistrySettings, build_and_start
+
+from tests.support.ports import free_port
+from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, api_url, start_sandbox
+
+from .grpc_helpers import SERVICE_SECRET, USER_SECRET, Registry, bad_fields, metadata
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("dolthub_sandbox.__main__") is None,
+    reason="the DoltHub sandbox (devtools/dolthub-sandbox) is not built yet",
+)
+
+ALICE = metadata("alice")
+BOB = metadata("bob")
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with start_sandbox(tmp_path_factory.mktemp("sandbox")) as proc:
+        yield api_url(proc)
+
+
+@pytest.fixture
+async def registry(sandbox: str, tmp_path: Path) -> AsyncIterator[Registry]:
+    settings = RegistrySettings(
+        DATABASE_URL=f"sqlite+pysqlite:///{tmp_path / 'registry.db'}",
+        DOLTHUB_API_URL=sandbox,
+        GRPC_PORT=0,
+        KILO_JWT_SECRET=SecretStr(USER_SECRET),
+        SERVICE_JWT_SECRET=SecretStr(SERVICE_SECRET),
+        PROVISIONING_DOLTHUB_TOKEN=SecretStr(ALICE_TOKEN),
+        # Nobody listens there: board-sync is down for these tests.
+        BOARD_ADDR=f"127.0.0.1:{free_port()}",
+        BOARD_CALL_TIMEOUT_SECONDS=2,
+        PROVISION_TIMEOUT_SECONDS=60,
+    )
+    running, cleanup = await build_and_start(settings)
+    client = Registry.connect(running.port)
+    try:
+        yield client
+    finally:
+        await client.channel.close()
+        await running.stop(0)
+        await cleanup()
+
+
+def create(upstream: str = "hop/wl-commons", dolthub_org: str = "") -> object:
+    return registry_pb2.CreateWastelandRequest(
+        name="Sandbox commons",
+        owner=common_pb2.Owner(type=common_pb2.OWNER_TYPE_USER),
+        visibility=common_pb2.VISIBILITY_PUBLIC,
+        upstream=upstream,
+        dolthub_org=dolthub_org,
+    )
+
+
+async def test_join_an_upstream_and_connect_a_real_token(registry: Registry) -> None:
+    created = (await registry.call("CreateWasteland", create(), ALICE)).wasteland
+    assert created.status == common_pb2.WASTELAND_STATUS_ACTIVE
+    assert created.upstream == "hop/wl-commons"
+    wid = created.wasteland_id
+
+    # bob, not a member, connects his sandbox token to alice's public wasteland.
+    put = registry_pb2.PutCredentialRequest(
+        wasteland_id=wid, dolthub_token=BOB_TOKEN, dolthub_org="bob"
+    )
+    status = (await registry.call("PutCredential", put, BOB)).credential
+    assert (status.connected, status.rig_handle, status.token_hint) == (True, "bob", BOB_TOKEN[-4:])
+    members = await registry.call(
+        "ListMembers", registry_pb2.ListMembersRequest(wasteland_id=wid), ALICE
+    )
+    roles = {m.user_id: m.role for m in members.members}
+    assert roles == {
+        "alice": common_pb2.MEMBER_ROLE_OWNER,
+        "bob": common_pb2.MEMBER_ROLE_CONTRIBUTOR,
+    }
+    grant = await registry.call(
+        "AuthorizeAction",
+        registry_pb2.AuthorizeActionRequest(wasteland_id=wid, kind=common_pb2.OPERATION_KIND_JOIN),
+        metadata("bob", service="executor"),
+    )
+    assert (grant.dolthub_token, grant.dolthub_org, grant.rig_registered) == (
+        BOB_TOKEN, "bob", False,
+    )  # fmt: skip
+
+
+async def test_a_token_dolthub_rejects_is_invalid_argument(registry: Registry) -> None:
+    wid = (await registry.call("CreateWasteland", create(), ALICE)).wasteland.wasteland_id
+    put = registry_pb2.PutCredentialRequest(
+        wasteland_id=wid, dolthub_token="sandbox-token-nobody-at-all", dolthub_org="alice"
+    )
+    error = await registry.fails("PutCredential", put, ALICE)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_fields(error) == ["dolthub_token"]
+    get = registry_pb2.GetCredentialRequest(wasteland_id=wid)
+    assert not (await registry.call("GetCredential", get, ALICE)).credential.connected
+
+
+async def test_an_unknown_upstream_is_invalid_argument(registry: Registry) -> None:
+    error = await registry.fails("CreateWasteland", create("hop/no-such-db"), ALICE)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_fields(error) == ["upstream"]
+
+
+async def test_provision_from_the_template(registry: Registry) -> None:
+    created = (
+        await registry.call("CreateWasteland", create(upstream="", dolthub_org="alice"), ALICE)
+    ).wasteland
+    assert created.status == common_pb2.WASTELAND_STATUS_ACTIVE
+    assert created.upstream == "alice/wl-template"
+    # The fork exists now, so a second provisioning into the same org is refused.
+    again = await registry.fails("CreateWasteland", create(upstream="", dolthub_org="alice"), ALICE)
+    assert again.code() == grpc.StatusCode.ALREADY_EXISTS
