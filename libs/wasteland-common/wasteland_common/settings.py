@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - the documented local default
-DEV_SERVICE_SECRET = "dev-service-secret-change-me"  # noqa: S105 - local default
+DEV_SERVICE_SECRET = "dev-service-secret-change-me-not-for-production"  # noqa: S105 - local default
 
 
 class CommonSettings(BaseSettings):

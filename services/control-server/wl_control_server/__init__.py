@@ -1,0 +1,1 @@
+"""wl_control_server."""

@@ -1,0 +1,150 @@
+"""Bootstrap of the control server: settings, logging, `wl` probe, gRPC server.
+
+Runs inside one wasteland's workload. GRPC_PORT defaults to 0 (a free port); the
+"control-server listening on HOST:PORT" line tells the executor where it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+from pydantic import Field
+from wasteland.v1 import control_pb2, control_pb2_grpc
+from wasteland_common import dolthub, grpc_server, logs, telemetry
+from wasteland_common.auth import Authenticator
+from wasteland_common.settings import CommonSettings
+
+from . import rigs
+from .info import Info, probe_wl_version
+from .operations import Deps, Operations
+from .servicer import ControlServicer
+from .wl import DEFAULT_OUTPUT_LIMIT, WlRunner
+
+log = logging.getLogger(__name__)
+
+SERVICE = "control-server"
+
+
+class ControlSettings(CommonSettings):
+    """Settings of the control server (environment variables in UPPER_CASE)."""
+
+    wl_binary: str = Field(default="wl", alias="WL_BINARY")
+    wl_timeout_seconds: float = Field(default=120.0, gt=0, alias="WL_TIMEOUT_SECONDS")
+    wl_join_timeout_seconds: float = Field(default=600.0, gt=0, alias="WL_JOIN_TIMEOUT_SECONDS")
+    wl_output_limit_bytes: int = Field(
+        default=DEFAULT_OUTPUT_LIMIT, ge=4096, alias="WL_OUTPUT_LIMIT_BYTES"
+    )
+    # Per-rig `wl` config directories; ephemeral like the pod's disk. Empty = a fresh
+    # temporary directory removed at shutdown.
+    work_dir: str = Field(default="", alias="WORK_DIR")
+    wasteland_id: str = Field(default="", alias="WASTELAND_ID")
+    # "owner/db" this workload serves; empty = whatever each request names.
+    upstream: str = Field(default="", alias="UPSTREAM")
+
+
+def resolve_binary(binary: str) -> str:
+    """``binary`` as an absolute path when it is found on PATH, else unchanged."""
+    if "/" in binary:
+        return binary
+    return shutil.which(binary) or binary
+
+
+async def build_and_start(
+    settings: ControlSettings,
+) -> tuple[grpc_server.RunningServer, Callable[[], Awaitable[None]]]:
+    """Start the server; returns it and the cleanup to await after it stopped."""
+    if settings.upstream:
+        rigs.parse_commons(settings.upstream, "UPSTREAM")
+    temp_dir: str | None = None
+    if settings.work_dir:
+        work_dir = Path(settings.work_dir)
+        work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # noqa: ASYNC240 - startup
+    else:
+        temp_dir = tempfile.mkdtemp(prefix="wl-control-")
+        work_dir = Path(temp_dir)
+    runner = WlRunner(
+        resolve_binary(settings.wl_binary),
+        dolthub_api_url=settings.dolthub_api_url,
+        output_limit=settings.wl_output_limit_bytes,
+    )
+    info = Info(wl_version=await probe_wl_version(runner), work_dir=work_dir)
+    client = dolthub.DoltHubClient(settings.dolthub_api_url)
+    ops = Operations(
+        Deps(
+            runner=runner,
+            dolthub=client,
+            work_dir=work_dir,
+            wl_timeout=settings.wl_timeout_seconds,
+            join_timeout=settings.wl_join_timeout_seconds,
+        )
+    )
+    servicer = ControlServicer(
+        auth=Authenticator(
+            user_secret=settings.kilo_jwt_secret.get_secret_value(),
+            audience=settings.kilo_jwt_audience,
+            service_secret=settings.service_jwt_secret.get_secret_value(),
+        ),
+        ops=ops,
+        info=info,
+        served_upstream=settings.upstream,
+        wasteland_id=settings.wasteland_id,
+    )
+
+    def register(server: grpc.aio.Server) -> None:
+        control_pb2_grpc.add_ControlServiceServicer_to_server(servicer, server)
+
+    running = await grpc_server.start(
+        register=register,
+        service_names=[control_pb2.DESCRIPTOR.services_by_name["ControlService"].full_name],
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+    )
+    log.info(
+        "wl %s at %s; instance %s; work dir %s",
+        info.wl_version or "(unavailable)",
+        runner.binary,
+        info.instance_id,
+        work_dir,
+    )
+
+    async def cleanup() -> None:
+        await client.aclose()
+        if temp_dir is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(temp_dir)
+
+    return running, cleanup
+
+
+async def _serve(settings: ControlSettings) -> None:
+    running, cleanup = await build_and_start(settings)
+    try:
+        await grpc_server.serve_forever(
+            running,
+            name=SERVICE,
+            host=settings.grpc_host,
+            grace=settings.shutdown_grace_seconds,
+        )
+    finally:
+        await cleanup()
+
+
+def main() -> None:
+    """Console entry point ``wl-control-server``."""
+    settings = ControlSettings()
+    logs.configure(SERVICE, settings.log_level, settings.log_format)
+    telemetry.configure(SERVICE, settings.otel_traces_exporter)
+    if settings.wasteland_id:
+        logs.wasteland_id_var.set(settings.wasteland_id)
+    asyncio.run(_serve(settings))
+
+
+if __name__ == "__main__":
+    main()
