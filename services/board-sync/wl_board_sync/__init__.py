@@ -1,0 +1,1 @@
+"""wl_board_sync."""

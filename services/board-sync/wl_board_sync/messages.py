@@ -1,0 +1,103 @@
+"""Cached rows → protobuf messages (field names follow design/api.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from wasteland.v1 import board_pb2, common_pb2
+
+from .events import BoardChange
+from .store import CachedCompletion, CachedRig, CachedStamp, CachedWanted
+
+
+def timestamp(value: datetime | None) -> Any:
+    """A protobuf Timestamp, or None (field left unset) for an absent time."""
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def _set_time(message: Any, field: str, value: datetime | None) -> None:
+    ts = timestamp(value)
+    if ts is not None:
+        getattr(message, field).CopyFrom(ts)
+
+
+def wanted_item(row: CachedWanted) -> Any:
+    """The item as the board shows it: status and claimer are the effective ones (the
+    pending pull request's proposal when there is one)."""
+    item = common_pb2.WantedItem(
+        wanted_id=row.wanted_id,
+        title=row.title,
+        description=row.description or "",
+        project=row.project or "",
+        type=row.type or "",
+        priority=row.priority,
+        tags=row.tags,
+        posted_by=row.posted_by or "",
+        claimed_by=row.effective_claimed_by or "",
+        status=row.effective_status,
+        effort_level=row.effort_level or "",
+        sandbox_required=row.sandbox_required,
+        sandbox_scope=row.sandbox_scope or "",
+        sandbox_min_tier=row.sandbox_min_tier or "",
+        evidence_url=row.evidence_url or "",
+    )
+    _set_time(item, "created_at", row.created_at)
+    _set_time(item, "updated_at", row.updated_at)
+    return item
+
+
+def completion(row: CachedCompletion) -> Any:
+    message = common_pb2.Completion(
+        completion_id=row.completion_id,
+        wanted_id=row.wanted_id,
+        completed_by=row.completed_by or "",
+        evidence=row.evidence or "",
+        validated_by=row.validated_by or "",
+        stamp_id=row.stamp_id or "",
+    )
+    _set_time(message, "completed_at", row.completed_at)
+    _set_time(message, "validated_at", row.validated_at)
+    return message
+
+
+def stamp(row: CachedStamp) -> Any:
+    message = common_pb2.Stamp(
+        stamp_id=row.stamp_id,
+        author=row.author,
+        subject=row.subject,
+        quality=row.quality,
+        reliability=row.reliability,
+        severity=row.severity or "",
+        context_id=row.context_id or "",
+        skill_tags=row.skill_tags,
+        message=row.message or "",
+    )
+    _set_time(message, "created_at", row.created_at)
+    return message
+
+
+def rig(row: CachedRig) -> Any:
+    message = common_pb2.Rig(
+        handle=row.handle,
+        display_name=row.display_name or "",
+        rig_type=row.rig_type or "",
+        parent_rig=row.parent_rig or "",
+        trust_level=row.trust_level,
+        dolthub_org=row.dolthub_org or "",
+    )
+    _set_time(message, "registered_at", row.registered_at)
+    return message
+
+
+def board_event(change: BoardChange) -> Any:
+    message = board_pb2.BoardEvent(
+        wasteland_id=change.wasteland_id, wanted_id=change.wanted_id, status=change.status
+    )
+    _set_time(message, "observed_at", change.observed_at)
+    return message

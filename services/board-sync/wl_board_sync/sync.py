@@ -1,0 +1,485 @@
+"""One sync of one wasteland: read the upstream head, the tables when it moved, the
+pending overlay always, and replace the cache in one transaction.
+
+The cost of a sync whose head did not move is one head read plus the pull-request list
+(and one branch read per open ``wl/…`` PR): the tables are read only when the head moved
+or the sync is forced. The pending overlay is re-read every time because pull requests
+open and close without moving the upstream head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+from wasteland_common import dolthub
+from wasteland_common.db import run_in_session
+from wasteland_common.dolthub import DoltHubClient
+from wasteland_common.errors import FailedPrecondition, NotFound
+
+from . import commons, pending
+from .commons import CompletionRow, RigRow, StampRow, WantedRow
+from .events import BoardChange, EventHub
+from .pending import PendingChange, PendingState, PullDetails
+from .store import (
+    CachedCompletion,
+    CachedRig,
+    CachedStamp,
+    CachedWanted,
+    CachedWantedTag,
+    TrackedWasteland,
+    delete_cache,
+)
+
+log = logging.getLogger(__name__)
+
+# Total orders, so read_all's LIMIT/OFFSET pages are stable. SELECT * keeps the read
+# working on every schema version; the parsers pick the columns they know.
+TABLE_SQL = {
+    "wanted": "SELECT * FROM wanted ORDER BY id",
+    "completions": "SELECT * FROM completions ORDER BY id",
+    "stamps": "SELECT * FROM stamps ORDER BY id",
+    "rigs": "SELECT * FROM rigs ORDER BY handle",
+}
+_ERROR_MAX = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a sync needs to know about the wasteland before reading DoltHub."""
+
+    wasteland_id: str
+    owner: str
+    db: str
+    head_commit: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The commons tables at one head, parsed."""
+
+    wanted: list[WantedRow]
+    completions: list[CompletionRow]
+    stamps: list[StampRow]
+    rigs: list[RigRow]
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync did."""
+
+    wasteland_id: str
+    synced_at: datetime
+    head_commit: str
+    # The head moved, or some item's shown status changed.
+    changed: bool
+    tables_read: bool
+    changes: tuple[BoardChange, ...] = field(default_factory=tuple)
+
+
+def epoch_seconds(value: datetime | None) -> int:
+    """Sort key of a timestamp: whole seconds since 1970, 0 when absent."""
+    return int((value - _EPOCH).total_seconds()) if value is not None else 0
+
+
+# ---------------------------------------------------------------------- DoltHub reads
+
+
+async def read_snapshot(client: DoltHubClient, owner: str, db: str, head: str) -> Snapshot:
+    """The four board tables of ``owner/db``, read at commit ``head`` so they agree with
+    each other (falling back to ``main`` where a commit cannot be used as a ref)."""
+    ref = head
+    try:
+        wanted_raw = await client.read_all(owner, db, TABLE_SQL["wanted"], ref=ref)
+    except (dolthub.NotFound, dolthub.QueryError) as exc:
+        log.debug("reading %s/%s at commit failed (%s); reading main", owner, db, exc)
+        ref = "main"
+        wanted_raw = await client.read_all(owner, db, TABLE_SQL["wanted"], ref=ref)
+    completions_raw, stamps_raw, rigs_raw = await asyncio.gather(
+        client.read_all(owner, db, TABLE_SQL["completions"], ref=ref),
+        client.read_all(owner, db, TABLE_SQL["stamps"], ref=ref),
+        client.read_all(owner, db, TABLE_SQL["rigs"], ref=ref),
+    )
+    where = f"{owner}/{db}@{head[:12]}"
+    wanted = commons.parse_wanted(wanted_raw, where)
+    completions = commons.parse_completions(completions_raw, where)
+    stamps = commons.parse_stamps(stamps_raw, where)
+    rigs = commons.parse_rigs(rigs_raw, where)
+    return Snapshot(
+        wanted=wanted.rows,
+        completions=completions.rows,
+        stamps=stamps.rows,
+        rigs=rigs.rows,
+        skipped=wanted.skipped + completions.skipped + stamps.skipped + rigs.skipped,
+    )
+
+
+# ---------------------------------------------------------------------- cache writes
+
+
+def load_target(session: Session, wasteland_id: str) -> Target:
+    """The wasteland's upstream and cached head, or NOT_FOUND."""
+    row = session.get(TrackedWasteland, wasteland_id)
+    if row is None:
+        raise NotFound(f"wasteland {wasteland_id} is not tracked")
+    return Target(wasteland_id, row.upstream_owner, row.upstream_db, row.head_commit)
+
+
+def record_error(session: Session, wasteland_id: str, message: str, now: datetime) -> None:
+    """Remember why the last sync failed; the cached board stays as it was."""
+    session.execute(
+        sa.update(TrackedWasteland)
+        .where(TrackedWasteland.wasteland_id == wasteland_id)
+        .values(last_error=message[:_ERROR_MAX], last_error_at=now)
+    )
+
+
+def _wanted_values(
+    wasteland_id: str, row: WantedRow, overlay: PendingState | None
+) -> dict[str, Any]:
+    return {
+        "wasteland_id": wasteland_id,
+        "wanted_id": row.wanted_id,
+        "title": row.title,
+        "description": row.description,
+        "project": row.project,
+        "type": row.type,
+        "priority": row.priority,
+        "tags_json": json.dumps(list(row.tags), ensure_ascii=False),
+        "posted_by": row.posted_by,
+        "claimed_by": row.claimed_by,
+        "status": row.status,
+        "effort_level": row.effort_level,
+        "evidence_url": row.evidence_url,
+        "sandbox_required": row.sandbox_required,
+        "sandbox_scope": row.sandbox_scope,
+        "sandbox_min_tier": row.sandbox_min_tier,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "created_ts": epoch_seconds(row.created_at),
+        "updated_ts": epoch_seconds(row.updated_at),
+        **_overlay_values(row.status, row.claimed_by, overlay),
+    }
+
+
+def _overlay_values(
+    status: str, claimed_by: str | None, overlay: PendingState | None
+) -> dict[str, Any]:
+    if overlay is None:
+        return {
+            "pending_status": None,
+            "pending_claimed_by": None,
+            "pending_rig": None,
+            "pending_pull_id": None,
+            "effective_status": status,
+            "effective_claimed_by": claimed_by,
+        }
+    return {
+        "pending_status": overlay.status,
+        "pending_claimed_by": overlay.claimed_by,
+        "pending_rig": overlay.rig,
+        "pending_pull_id": overlay.pull_id,
+        "effective_status": overlay.status,
+        "effective_claimed_by": overlay.claimed_by,
+    }
+
+
+def _insert(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(sa.insert(model), list(rows))
+
+
+def _replace_tables(
+    session: Session, wasteland_id: str, snapshot: Snapshot, overlay: dict[str, PendingState]
+) -> None:
+    delete_cache(session, wasteland_id)
+    _insert(
+        session,
+        CachedWanted,
+        [_wanted_values(wasteland_id, w, overlay.get(w.wanted_id)) for w in snapshot.wanted],
+    )
+    _insert(
+        session,
+        CachedWantedTag,
+        [
+            {"wasteland_id": wasteland_id, "wanted_id": w.wanted_id, "tag": tag}
+            for w in snapshot.wanted
+            for tag in dict.fromkeys(w.tags)
+        ],
+    )
+    _insert(
+        session,
+        CachedCompletion,
+        [
+            {
+                "wasteland_id": wasteland_id,
+                "completion_id": c.completion_id,
+                "wanted_id": c.wanted_id,
+                "completed_by": c.completed_by,
+                "evidence": c.evidence,
+                "validated_by": c.validated_by,
+                "stamp_id": c.stamp_id,
+                "completed_at": c.completed_at,
+                "validated_at": c.validated_at,
+                "completed_ts": epoch_seconds(c.completed_at),
+            }
+            for c in snapshot.completions
+        ],
+    )
+    _insert(
+        session,
+        CachedStamp,
+        [
+            {
+                "wasteland_id": wasteland_id,
+                "stamp_id": s.stamp_id,
+                "author": s.author,
+                "subject": s.subject,
+                "quality": s.quality,
+                "reliability": s.reliability,
+                "severity": s.severity,
+                "context_id": s.context_id,
+                "context_type": s.context_type,
+                "skill_tags_json": json.dumps(list(s.skill_tags), ensure_ascii=False),
+                "message": s.message,
+                "created_at": s.created_at,
+            }
+            for s in snapshot.stamps
+        ],
+    )
+    _insert(
+        session,
+        CachedRig,
+        [
+            {
+                "wasteland_id": wasteland_id,
+                "handle": r.handle,
+                "display_name": r.display_name,
+                "rig_type": r.rig_type,
+                "parent_rig": r.parent_rig,
+                "trust_level": r.trust_level,
+                "registered_at": r.registered_at,
+                "dolthub_org": r.dolthub_org,
+            }
+            for r in snapshot.rigs
+        ],
+    )
+
+
+def _apply_overlay(session: Session, wasteland_id: str, changes: Sequence[PendingChange]) -> None:
+    rows = session.execute(
+        sa.select(
+            CachedWanted.wanted_id,
+            CachedWanted.status,
+            CachedWanted.claimed_by,
+            CachedWanted.pending_status,
+            CachedWanted.pending_claimed_by,
+            CachedWanted.pending_rig,
+            CachedWanted.pending_pull_id,
+        ).where(CachedWanted.wasteland_id == wasteland_id)
+    ).all()
+    overlay = pending.overlay_for({r.wanted_id: r.status for r in rows}, changes)
+    for r in rows:
+        new = overlay.get(r.wanted_id)
+        old = (
+            PendingState(
+                r.pending_status, r.pending_claimed_by, r.pending_rig or "", r.pending_pull_id or ""
+            )
+            if r.pending_status is not None
+            else None
+        )
+        if new == old:
+            continue
+        session.execute(
+            sa.update(CachedWanted)
+            .where(CachedWanted.wasteland_id == wasteland_id, CachedWanted.wanted_id == r.wanted_id)
+            .values(**_overlay_values(r.status, r.claimed_by, new))
+        )
+
+
+def _shown_statuses(session: Session, wasteland_id: str) -> dict[str, str]:
+    return {
+        wanted_id: status
+        for wanted_id, status in session.execute(
+            sa.select(CachedWanted.wanted_id, CachedWanted.effective_status).where(
+                CachedWanted.wasteland_id == wasteland_id
+            )
+        ).all()
+    }
+
+
+def _current_pending(session: Session, wasteland_id: str) -> list[PendingChange]:
+    rows = session.execute(
+        sa.select(
+            CachedWanted.wanted_id,
+            CachedWanted.pending_status,
+            CachedWanted.pending_claimed_by,
+            CachedWanted.pending_rig,
+            CachedWanted.pending_pull_id,
+        ).where(CachedWanted.wasteland_id == wasteland_id, CachedWanted.pending_status.is_not(None))
+    ).all()
+    return [
+        PendingChange(
+            r.wanted_id,
+            r.pending_status,
+            r.pending_claimed_by,
+            r.pending_rig or "",
+            r.pending_pull_id or "",
+        )
+        for r in rows
+    ]
+
+
+def apply_sync(
+    session: Session,
+    target: Target,
+    head: str,
+    snapshot: Snapshot | None,
+    changes: Sequence[PendingChange] | None,
+    now: datetime,
+) -> tuple[list[BoardChange], bool] | None:
+    """Store what one sync read; returns the board changes and whether the head moved.
+
+    With ``snapshot`` the wasteland's cache is replaced; without it only the pending
+    overlay is refreshed. ``changes`` None means the pull requests could not be read:
+    the overlay already cached is kept (and re-checked against the new upstream rows).
+    Returns None (storing nothing) when the wasteland was untracked or moved to another
+    upstream while DoltHub was being read.
+    """
+    tracked = session.get(TrackedWasteland, target.wasteland_id, with_for_update=True)
+    if tracked is None or (tracked.upstream_owner, tracked.upstream_db) != (
+        target.owner,
+        target.db,
+    ):
+        return None
+    if changes is None:
+        changes = _current_pending(session, target.wasteland_id)
+    before = _shown_statuses(session, target.wasteland_id)
+    if snapshot is not None:
+        overlay = pending.overlay_for({w.wanted_id: w.status for w in snapshot.wanted}, changes)
+        _replace_tables(session, target.wasteland_id, snapshot, overlay)
+    else:
+        _apply_overlay(session, target.wasteland_id, changes)
+    after = _shown_statuses(session, target.wasteland_id)
+    board_changes = [
+        BoardChange(target.wasteland_id, wanted_id, status, now)
+        for wanted_id, status in sorted(after.items())
+        if before.get(wanted_id) != status
+    ]
+    head_moved = tracked.head_commit != head
+    tracked.head_commit = head
+    tracked.synced_at = now
+    tracked.last_error = None
+    tracked.last_error_at = None
+    return board_changes, head_moved
+
+
+# ---------------------------------------------------------------------- the sync
+
+
+class Syncer:
+    """Runs syncs: one at a time per wasteland in this process, events published after
+    the cache transaction commits."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        client: DoltHubClient,
+        events: EventHub,
+        *,
+        clock: Callable[[], datetime],
+        pulls: PullDetails | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._events = events
+        self._clock = clock
+        self._pulls = pulls if pulls is not None else PullDetails()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, wasteland_id: str) -> asyncio.Lock:
+        lock = self._locks.get(wasteland_id)
+        if lock is None:
+            lock = self._locks[wasteland_id] = asyncio.Lock()
+        return lock
+
+    async def sync(self, wasteland_id: str, *, force: bool) -> SyncResult:
+        """Sync ``wasteland_id`` once.
+
+        Raises NotFound when it is not tracked. When DoltHub fails, records the error on
+        the wasteland, keeps the cached board, and raises the DoltHub client's error
+        (a missing commons becomes FAILED_PRECONDITION).
+        """
+        async with self._lock(wasteland_id):
+            return await self._sync(wasteland_id, force=force)
+
+    async def _sync(self, wasteland_id: str, *, force: bool) -> SyncResult:
+        target = await run_in_session(self._sessions, load_target, wasteland_id)
+        now = self._clock()
+        try:
+            head = await self._client.head_commit(target.owner, target.db)
+            snapshot = None
+            if force or head != target.head_commit:
+                snapshot = await read_snapshot(self._client, target.owner, target.db, head)
+            changes: list[PendingChange] | None
+            try:
+                changes = await pending.read_pending(
+                    self._client, target.owner, target.db, self._pulls
+                )
+            except (dolthub.Unavailable, dolthub.RateLimited):
+                raise
+            except dolthub.DoltHubError as exc:
+                # The pull requests cannot be listed (not DoltHub being down): the board
+                # still syncs, keeping the overlay it had.
+                log.warning(
+                    "pull requests of %s/%s unreadable, keeping the pending overlay: %s",
+                    target.owner,
+                    target.db,
+                    exc,
+                )
+                changes = None
+        except dolthub.DoltHubError as exc:
+            log.warning(
+                "sync of %s from %s/%s failed: %s", wasteland_id, target.owner, target.db, exc
+            )
+            await run_in_session(
+                self._sessions, record_error, wasteland_id, str(exc), self._clock()
+            )
+            if isinstance(exc, dolthub.NotFound):
+                raise FailedPrecondition(
+                    f"the commons {target.owner}/{target.db} is not readable on DoltHub"
+                ) from exc
+            raise
+        stored = await run_in_session(
+            self._sessions, apply_sync, target, head, snapshot, changes, now
+        )
+        if stored is None:
+            raise NotFound(f"wasteland {wasteland_id} is not tracked")
+        board_changes, head_moved = stored
+        self._events.publish(board_changes)
+        if snapshot is not None:
+            log.info(
+                "synced %s at %s: %d items, %d skipped rows, %d changes",
+                wasteland_id,
+                head[:12],
+                len(snapshot.wanted),
+                snapshot.skipped,
+                len(board_changes),
+            )
+        return SyncResult(
+            wasteland_id=wasteland_id,
+            synced_at=now,
+            head_commit=head,
+            changed=head_moved or bool(board_changes),
+            tables_read=snapshot is not None,
+            changes=tuple(board_changes),
+        )
