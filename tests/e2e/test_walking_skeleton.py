@@ -1,0 +1,182 @@
+"""One user journey through every real service process over real sockets.
+
+gateway (HTTP) → registry / board-sync / executor (gRPC) → control server (gRPC, started by
+the executor) → `wl` → the DoltHub sandbox. Run once with the registry on SQLite and once
+on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from devstack.stack import Stack, StackConfig, running_stack
+from wasteland_common.auth import mint_user_token
+from wasteland_common.dolthub.sql import bind
+from wasteland_common.settings import DEV_JWT_SECRET
+
+from tests.support.ports import free_port
+from tests.support.postgres import Cluster
+from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN
+
+pytestmark = [pytest.mark.e2e]
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``probe`` until it returns a truthy value; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}; last value: {last!r}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    registry_url = None
+    if request.param == "postgres":
+        cluster: Cluster = request.getfixturevalue("postgres_cluster")
+        registry_url = cluster.create_database()
+    cfg = StackConfig(
+        data_dir=tmp_path / "run",
+        http_port=free_port(),
+        sandbox_port=free_port(),
+        registry_port=free_port(),
+        board_port=free_port(),
+        executor_port=free_port(),
+        registry_database_url=registry_url,
+    )
+    with running_stack(cfg) as running:
+        yield running
+
+
+def auth(user: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + mint_user_token(user, secret=DEV_JWT_SECRET)}
+
+
+def test_create_connect_browse_claim(stack: Stack) -> None:
+    api = httpx.Client(base_url=stack.gateway.url, timeout=60)
+    sandbox = httpx.Client(base_url=stack.config.dolthub_api_url, timeout=30)
+    alice, bob = auth("alice"), auth("bob")
+
+    # Authentication at the edge.
+    assert api.get("/v1/wastelands").status_code == 401
+    bad = api.get("/v1/wastelands", headers={"Authorization": "Bearer not-a-jwt"})
+    assert bad.status_code == 401
+    assert bad.json()["error"]["code"] == "UNAUTHENTICATED"
+
+    # Create a personal wasteland joined to the sandbox's demo commons.
+    created = api.post(
+        "/v1/wastelands",
+        headers=alice,
+        json={
+            "name": "Demo",
+            "owner": {"type": "user"},
+            "visibility": "public",
+            "upstream": "hop/wl-commons",
+        },
+    )
+    assert created.status_code == 201, created.text
+    wasteland = created.json()
+    wid = wasteland["wasteland_id"]
+    assert wasteland["status"] == "active"
+    assert wasteland["my_role"] == "owner"
+    assert wasteland["upstream"] == "hop/wl-commons"
+
+    # Connect DoltHub: the token never comes back.
+    connected = api.put(
+        f"/v1/wastelands/{wid}/credential",
+        headers=alice,
+        json={"dolthub_token": ALICE_TOKEN, "dolthub_org": "alice"},
+    )
+    assert connected.status_code == 200, connected.text
+    assert ALICE_TOKEN not in connected.text
+    assert connected.json()["connected"] is True
+    assert connected.json()["token_hint"] == ALICE_TOKEN[-4:]
+    assert ALICE_TOKEN not in api.get(f"/v1/wastelands/{wid}/credential", headers=alice).text
+
+    # Browse: the seeded open items, served from board-sync's cache.
+    def open_items() -> list[dict[str, Any]]:
+        resp = api.get(f"/v1/wastelands/{wid}/wanted", headers=alice, params={"status": "open"})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        return body["items"] if body["synced_at"] else []
+
+    items = wait_for("the first board sync", open_items)
+    assert len(items) >= 5
+    assert all(item["status"] == "open" for item in items)
+    target = items[0]["wanted_id"]
+
+    # Claim it.
+    claim = api.post(
+        f"/v1/wastelands/{wid}/wanted/{target}/claim",
+        headers={**alice, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert claim.status_code == 200, claim.text
+    result = claim.json()
+    assert result["status"] == "succeeded"
+    assert result["branch"] == f"wl/alice/{target}"
+
+    # The sandbox has the claim on alice's fork branch.
+    branch = f"wl%2Falice%2F{target}"
+    row = sandbox.get(
+        f"/alice/wl-commons/{branch}",
+        params={"q": bind("SELECT status, claimed_by FROM wanted WHERE id = ?", target)},
+        headers={"authorization": f"token {ALICE_TOKEN}"},
+    )
+    assert row.status_code == 200, row.text
+    assert row.json()["rows"] == [{"status": "claimed", "claimed_by": "alice"}]
+
+    # The board shows it claimed (the executor refreshed board-sync after the mutation).
+    detail = api.get(f"/v1/wastelands/{wid}/wanted/{target}", headers=alice)
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["item"]["status"] == "claimed"
+    assert detail.json()["item"]["claimed_by"] == "alice"
+
+    # The workload is awake.
+    runtime = api.get(f"/v1/wastelands/{wid}/runtime", headers=alice)
+    assert runtime.status_code == 200, runtime.text
+    assert runtime.json()["state"] == "running"
+
+    # Bob (a signed-in user on a public wasteland) connects and tries the same item.
+    bob_conn = api.put(
+        f"/v1/wastelands/{wid}/credential",
+        headers=bob,
+        json={"dolthub_token": BOB_TOKEN, "dolthub_org": "bob"},
+    )
+    assert bob_conn.status_code == 200, bob_conn.text
+    second = api.post(f"/v1/wastelands/{wid}/wanted/{target}/claim", headers=bob)
+    assert second.status_code == 409, second.text
+    assert second.json()["error"]["code"] == "ABORTED"
+    assert "already claimed" in second.json()["error"]["message"]
+
+    # Another user's private wasteland does not exist for bob.
+    private = api.post(
+        "/v1/wastelands",
+        headers=alice,
+        json={
+            "name": "Private",
+            "owner": {"type": "user"},
+            "visibility": "private",
+            "upstream": "hop/wl-commons",
+        },
+    )
+    assert private.status_code == 201, private.text
+    pid = private.json()["wasteland_id"]
+    hidden = api.get(f"/v1/wastelands/{pid}", headers=bob)
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["code"] == "NOT_FOUND"
+    assert api.get(f"/v1/wastelands/{pid}/wanted", headers=bob).status_code == 404
+
+    # No secret reached any service's output.
+    for proc in stack.procs:
+        assert ALICE_TOKEN not in proc.text(), proc.name
+        assert BOB_TOKEN not in proc.text(), proc.name
