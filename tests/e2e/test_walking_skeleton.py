@@ -140,6 +140,7 @@ def test_create_connect_browse_claim(stack: Stack) -> None:
     assert detail.status_code == 200, detail.text
     assert detail.json()["item"]["status"] == "claimed"
     assert detail.json()["item"]["claimed_by"] == "alice"
+    assert detail.json()["item"]["pending"] is True  # on alice's PR until upstream merges it
 
     # The workload is awake.
     runtime = api.get(f"/v1/wastelands/{wid}/runtime", headers=alice)

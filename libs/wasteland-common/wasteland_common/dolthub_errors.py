@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import dolthub
 from .errors import (
     DomainError,
     FailedPrecondition,
@@ -13,8 +14,6 @@ from .errors import (
 
 def to_domain(exc: BaseException) -> DomainError | None:
     """The domain error for a DoltHub client error, or None if ``exc`` is not one."""
-    from . import dolthub
-
     if not isinstance(exc, dolthub.DoltHubError):
         return None
     if isinstance(exc, dolthub.RateLimited):

@@ -46,6 +46,8 @@ def wanted_item(row: CachedWanted) -> Any:
         sandbox_scope=row.sandbox_scope or "",
         sandbox_min_tier=row.sandbox_min_tier or "",
         evidence_url=row.evidence_url or "",
+        pending=row.pending_status is not None,
+        pending_pull_id=row.pending_pull_id or "",
     )
     _set_time(item, "created_at", row.created_at)
     _set_time(item, "updated_at", row.updated_at)

@@ -7,24 +7,14 @@ import logging
 import grpc
 from google.protobuf import json_format
 from wasteland.v1 import common_pb2
-from wasteland_common import errors
+from wasteland_common import enums, errors
 from wasteland_common.logs import redact
 
 from .store import OperationRecord, OperationStatusName
 
 log = logging.getLogger(__name__)
 
-KIND_NAMES: dict[common_pb2.OperationKind, str] = {
-    common_pb2.OPERATION_KIND_JOIN: "join",
-    common_pb2.OPERATION_KIND_POST: "post",
-    common_pb2.OPERATION_KIND_CLAIM: "claim",
-    common_pb2.OPERATION_KIND_UNCLAIM: "unclaim",
-    common_pb2.OPERATION_KIND_DONE: "done",
-    common_pb2.OPERATION_KIND_ACCEPT: "accept",
-    common_pb2.OPERATION_KIND_REJECT: "reject",
-    common_pb2.OPERATION_KIND_CLOSE: "close",
-    common_pb2.OPERATION_KIND_SYNC: "sync",
-}
+KIND_NAMES: dict[common_pb2.OperationKind, str] = enums.words(common_pb2.OperationKind)
 KIND_VALUES: dict[str, common_pb2.OperationKind] = {
     name: value for value, name in KIND_NAMES.items()
 }

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2
 from sse_starlette import EventSourceResponse
 from wasteland.v1 import board_pb2, common_pb2, executor_pb2, registry_pb2
+from wasteland_common import enums
 
 from . import schemas
 from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
@@ -194,11 +195,11 @@ async def create_wasteland(
     request = registry_pb2.CreateWastelandRequest(
         name=body.name,
         owner=common_pb2.Owner(
-            type=schemas.enum_value(common_pb2.OwnerType, body.owner.type, "OWNER_TYPE_"),
+            type=enums.require_number(common_pb2.OwnerType, body.owner.type),
             user_id=who.user_id if body.owner.type == "user" else "",
             org_id=body.owner.org_id or "",
         ),
-        visibility=schemas.enum_value(common_pb2.Visibility, body.visibility, "VISIBILITY_"),
+        visibility=enums.require_number(common_pb2.Visibility, body.visibility),
         upstream=body.upstream or "",
         dolthub_org=body.dolthub_org or "",
     )
@@ -244,9 +245,7 @@ async def update_wasteland(
     if body.name is not None:
         changes["name"] = body.name
     if body.visibility is not None:
-        changes["visibility"] = schemas.enum_value(
-            common_pb2.Visibility, body.visibility, "VISIBILITY_"
-        )
+        changes["visibility"] = enums.require_number(common_pb2.Visibility, body.visibility)
     request = registry_pb2.UpdateWastelandRequest(wasteland_id=wasteland_id, **changes)
     resp = await d.clients.registry.UpdateWasteland(request, **d.clients.opts(who.token))
     return schemas.wasteland(resp.wasteland)
@@ -336,7 +335,7 @@ async def add_member(
         registry_pb2.AddMemberRequest(
             wasteland_id=wasteland_id,
             user_id=body.user_id,
-            role=schemas.enum_value(common_pb2.MemberRole, body.role, "MEMBER_ROLE_"),
+            role=enums.require_number(common_pb2.MemberRole, body.role),
             trust_level=body.trust_level,
         ),
         **d.clients.opts(who.token),
@@ -355,7 +354,7 @@ async def update_member(
     """Change a member's role or trust level."""
     changes: dict[str, Any] = {}
     if body.role is not None:
-        changes["role"] = schemas.enum_value(common_pb2.MemberRole, body.role, "MEMBER_ROLE_")
+        changes["role"] = enums.require_number(common_pb2.MemberRole, body.role)
     if body.trust_level is not None:
         changes["trust_level"] = body.trust_level
     request = registry_pb2.UpdateMemberRequest(
@@ -480,7 +479,7 @@ async def browse(
         project=project or "",
         tag=tag or "",
         q=q or "",
-        sort=schemas.enum_value(board_pb2.BrowseSort, sort, "BROWSE_SORT_")
+        sort=enums.require_number(board_pb2.BrowseSort, sort)
         if sort
         else "BROWSE_SORT_UNSPECIFIED",
         page_size=page_size,

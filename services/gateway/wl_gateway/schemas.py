@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from wasteland.v1 import common_pb2
+from wasteland_common import enums
 
 # ---------------------------------------------------------------------------- limits
 NAME_MAX = 100
@@ -290,6 +291,11 @@ class WantedItem(BaseModel):
     created_at: datetime | None
     updated_at: datetime | None
     evidence_url: str | None = None
+    pending: bool = Field(
+        default=False,
+        description="status/claimed_by come from an open pull request not merged upstream yet",
+    )
+    pending_pull_id: str | None = None
 
 
 class WantedPage(BaseModel):
@@ -420,37 +426,19 @@ def timestamp(ts: Any) -> datetime | None:
         return None
 
 
-def enum_name(enum_type: Any, value: int, prefix: str) -> str | None:
-    """``VISIBILITY_PUBLIC`` → ``"public"``; None for UNSPECIFIED or unknown numbers."""
-    try:
-        name: str = enum_type.Name(value)
-    except ValueError:
-        return None
-    if not name.startswith(prefix) or name.endswith("_UNSPECIFIED"):
-        return None
-    return name[len(prefix) :].lower()
-
-
-def enum_value(enum_type: Any, name: str, prefix: str) -> str:
-    """``"public"`` → ``"VISIBILITY_PUBLIC"`` (protobuf accepts enum names); checked."""
-    full = prefix + name.upper()
-    enum_type.Value(full)  # raises ValueError for a name the proto does not have
-    return full
-
-
 def runtime_state(value: int) -> RuntimeStateName:
     """The lower-case runtime state ("sleeping" when unknown)."""
-    name = enum_name(common_pb2.RuntimeState, value, "RUNTIME_STATE_")
+    name = enums.word(common_pb2.RuntimeState, value)
     return name if name in ("starting", "running", "stopping", "failed") else "sleeping"  # type: ignore[return-value]
 
 
 def _role(value: int) -> RoleName | None:
-    return enum_name(common_pb2.MemberRole, value, "MEMBER_ROLE_")  # type: ignore[return-value]
+    return enums.word(common_pb2.MemberRole, value)  # type: ignore[return-value]
 
 
 def wasteland(msg: Any) -> Wasteland:
     """A ``Wasteland`` response from ``common_pb2.Wasteland``."""
-    owner_type = enum_name(common_pb2.OwnerType, msg.owner.type, "OWNER_TYPE_")
+    owner_type = enums.word(common_pb2.OwnerType, msg.owner.type)
     return Wasteland(
         wasteland_id=msg.wasteland_id,
         name=msg.name,
@@ -459,9 +447,9 @@ def wasteland(msg: Any) -> Wasteland:
             user_id=_opt(msg.owner.user_id),
             org_id=_opt(msg.owner.org_id),
         ),
-        visibility=enum_name(common_pb2.Visibility, msg.visibility, "VISIBILITY_"),  # type: ignore[arg-type]
+        visibility=enums.word(common_pb2.Visibility, msg.visibility),  # type: ignore[arg-type]
         upstream=msg.upstream,
-        status=enum_name(common_pb2.WastelandStatus, msg.status, "WASTELAND_STATUS_"),  # type: ignore[arg-type]
+        status=enums.word(common_pb2.WastelandStatus, msg.status),  # type: ignore[arg-type]
         created_at=timestamp(msg.created_at),
         updated_at=timestamp(msg.updated_at),
         my_role=_role(msg.my_role) or "viewer",
@@ -491,7 +479,7 @@ def member(msg: Any) -> Member:
         trust_level=msg.trust_level,
         rig_handle=_opt(msg.rig_handle),
         joined_at=timestamp(msg.joined_at),
-        source=enum_name(common_pb2.MemberSource, msg.source, "MEMBER_SOURCE_"),  # type: ignore[arg-type]
+        source=enums.word(common_pb2.MemberSource, msg.source),  # type: ignore[arg-type]
     )
 
 
@@ -528,6 +516,8 @@ def wanted_item(msg: Any) -> WantedItem:
         created_at=timestamp(msg.created_at),
         updated_at=timestamp(msg.updated_at),
         evidence_url=_opt(msg.evidence_url),
+        pending=msg.pending,
+        pending_pull_id=_opt(msg.pending_pull_id),
     )
 
 
@@ -572,8 +562,8 @@ def operation_result(msg: Any) -> OperationResult:
     """An ``OperationResult`` response."""
     return OperationResult(
         operation_id=msg.operation_id,
-        status=enum_name(common_pb2.OperationStatus, msg.status, "OPERATION_STATUS_"),  # type: ignore[arg-type]
-        kind=enum_name(common_pb2.OperationKind, msg.kind, "OPERATION_KIND_"),  # type: ignore[arg-type]
+        status=enums.word(common_pb2.OperationStatus, msg.status),  # type: ignore[arg-type]
+        kind=enums.word(common_pb2.OperationKind, msg.kind),  # type: ignore[arg-type]
         wanted_id=_opt(msg.wanted_id),
         item=wanted_item(msg.item) if msg.HasField("item") else None,
         branch=_opt(msg.branch),

@@ -7,11 +7,11 @@ a number the contract does not define, is INVALID_ARGUMENT naming the field.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from wasteland.v1 import common_pb2
-from wasteland_common import errors
+from wasteland_common import enums, errors
 
 from .actions import OperationKind
 from .credentials import CredentialStatus
@@ -51,17 +51,7 @@ SOURCE: dict[MemberSource, common_pb2.MemberSource] = {
     "explicit": common_pb2.MEMBER_SOURCE_EXPLICIT,
     "org": common_pb2.MEMBER_SOURCE_ORG,
 }
-OPERATION_KIND: dict[int, OperationKind] = {
-    common_pb2.OPERATION_KIND_JOIN: "join",
-    common_pb2.OPERATION_KIND_POST: "post",
-    common_pb2.OPERATION_KIND_CLAIM: "claim",
-    common_pb2.OPERATION_KIND_UNCLAIM: "unclaim",
-    common_pb2.OPERATION_KIND_DONE: "done",
-    common_pb2.OPERATION_KIND_ACCEPT: "accept",
-    common_pb2.OPERATION_KIND_REJECT: "reject",
-    common_pb2.OPERATION_KIND_CLOSE: "close",
-    common_pb2.OPERATION_KIND_SYNC: "sync",
-}
+OPERATION_KIND = cast(dict[int, OperationKind], enums.words(common_pb2.OperationKind))
 
 
 def enum_value(value: int, table: dict[int, K], field: str, *, required: bool = True) -> K | None:

@@ -197,7 +197,7 @@ class Rig(_message.Message):
     def __init__(self, handle: _Optional[str] = ..., display_name: _Optional[str] = ..., rig_type: _Optional[str] = ..., parent_rig: _Optional[str] = ..., trust_level: _Optional[int] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dolthub_org: _Optional[str] = ...) -> None: ...
 
 class WantedItem(_message.Message):
-    __slots__ = ("wanted_id", "title", "description", "project", "type", "priority", "tags", "posted_by", "claimed_by", "status", "effort_level", "sandbox_required", "sandbox_scope", "sandbox_min_tier", "created_at", "updated_at", "evidence_url")
+    __slots__ = ("wanted_id", "title", "description", "project", "type", "priority", "tags", "posted_by", "claimed_by", "status", "effort_level", "sandbox_required", "sandbox_scope", "sandbox_min_tier", "created_at", "updated_at", "evidence_url", "pending", "pending_pull_id")
     WANTED_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +215,8 @@ class WantedItem(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_URL_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    PENDING_PULL_ID_FIELD_NUMBER: _ClassVar[int]
     wanted_id: str
     title: str
     description: str
@@ -232,7 +234,9 @@ class WantedItem(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     evidence_url: str
-    def __init__(self, wanted_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., project: _Optional[str] = ..., type: _Optional[str] = ..., priority: _Optional[int] = ..., tags: _Optional[_Iterable[str]] = ..., posted_by: _Optional[str] = ..., claimed_by: _Optional[str] = ..., status: _Optional[str] = ..., effort_level: _Optional[str] = ..., sandbox_required: _Optional[bool] = ..., sandbox_scope: _Optional[str] = ..., sandbox_min_tier: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence_url: _Optional[str] = ...) -> None: ...
+    pending: bool
+    pending_pull_id: str
+    def __init__(self, wanted_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., project: _Optional[str] = ..., type: _Optional[str] = ..., priority: _Optional[int] = ..., tags: _Optional[_Iterable[str]] = ..., posted_by: _Optional[str] = ..., claimed_by: _Optional[str] = ..., status: _Optional[str] = ..., effort_level: _Optional[str] = ..., sandbox_required: _Optional[bool] = ..., sandbox_scope: _Optional[str] = ..., sandbox_min_tier: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., evidence_url: _Optional[str] = ..., pending: _Optional[bool] = ..., pending_pull_id: _Optional[str] = ...) -> None: ...
 
 class Completion(_message.Message):
     __slots__ = ("completion_id", "wanted_id", "completed_by", "evidence", "validated_by", "stamp_id", "completed_at", "validated_at")
