@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from devstack.demo import ensure_demo_wasteland
 from devstack.stack import Stack, StackConfig, running_stack
 from wasteland_common.auth import mint_user_token
 from wasteland_common.dolthub.sql import bind
@@ -39,14 +39,18 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
     pytest.fail(f"timed out waiting for {what}; last value: {last!r}")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     registry_url = None
     if request.param == "postgres":
         cluster: Cluster = request.getfixturevalue("postgres_cluster")
         registry_url = cluster.create_database()
     cfg = StackConfig(
-        data_dir=tmp_path / "run",
+        data_dir=tmp_path_factory.mktemp("run"),
         http_port=free_port(),
         sandbox_port=free_port(),
         registry_port=free_port(),
@@ -78,7 +82,7 @@ def test_create_connect_browse_claim(stack: Stack) -> None:
         "/v1/wastelands",
         headers=alice,
         json={
-            "name": "Demo",
+            "name": "Journey",
             "owner": {"type": "user"},
             "visibility": "public",
             "upstream": "hop/wl-commons",
@@ -181,3 +185,22 @@ def test_create_connect_browse_claim(stack: Stack) -> None:
     for proc in stack.procs:
         assert ALICE_TOKEN not in proc.text(), proc.name
         assert BOB_TOKEN not in proc.text(), proc.name
+
+
+def test_make_run_demo_wasteland(stack: Stack) -> None:
+    """``make run`` seeds alice's demo wasteland; its board lists the demo commons."""
+    first = ensure_demo_wasteland(stack.gateway.url, DEV_JWT_SECRET)
+    assert ensure_demo_wasteland(stack.gateway.url, DEV_JWT_SECRET) == first  # idempotent
+    api = httpx.Client(base_url=stack.gateway.url, timeout=30, headers=auth("alice"))
+    board = api.get(f"/v1/wastelands/{first}/wanted")
+    assert board.status_code == 200, board.text
+    assert {item["wanted_id"] for item in board.json()["items"]} >= {
+        "w-demo-001",
+        "w-demo-002",
+        "w-demo-003",
+        "w-demo-004",
+        "w-demo-005",
+    }
+    status = api.get(f"/v1/wastelands/{first}/credential").json()
+    assert status["connected"] is True
+    assert status["dolthub_org"] == "alice"
