@@ -784,7 +784,8 @@ async def sync(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> schemas.OperationResult:
-    """Bring the caller's fork up to date with upstream."""
+    """Run `wl sync` for the caller's rig (in wl v0.4.0 remote mode this only confirms that
+    reads are live; it does not update the fork)."""
     result = await run_action(
         d, who, response, wasteland_id, common_pb2.OPERATION_KIND_SYNC,
         idempotency_key=idempotency_key,
