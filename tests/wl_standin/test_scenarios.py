@@ -1,8 +1,11 @@
 """``wl`` scenarios as real subprocesses against a real DoltHub sandbox on loopback.
 
 Parametrised over the binaries found: the stand-in (``.venv/bin/wl``) always, and the real
-Go binary when ``WL_REAL_BINARY`` names one built against the sandbox's API URL. Each
-scenario gets a fresh sandbox so scenarios and binaries never share state.
+Go binary when ``WL_REAL_BINARY`` names one built against the sandbox's API URL.
+
+``test_join`` needs a pristine sandbox of its own. Every other scenario runs in one shared
+:class:`scenarios.World` per binary (one sandbox, rigs joined once, distinct items per
+scenario), so binaries never share state and the module stays fast.
 """
 
 from __future__ import annotations
@@ -39,17 +42,22 @@ def _sandbox_available() -> bool:
         return False
 
 
+def _require_sandbox() -> None:
+    if not _sandbox_available():
+        pytest.skip("the dolthub-sandbox package has no entry point yet")
+
+
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[sc.Hub]:
     """A fresh seeded sandbox for one scenario."""
-    if not _sandbox_available():
-        pytest.skip("the dolthub-sandbox package has no entry point yet")
+    _require_sandbox()
     with start_sandbox(tmp_path / "sandbox") as proc:
         yield sc.Hub(api_url(proc))
 
 
 @pytest.fixture(params=_binaries())
 def alice(request: pytest.FixtureRequest, hub: sc.Hub, tmp_path: Path) -> sc.Rig:
+    """alice, not joined yet, on a fresh sandbox."""
     home = tmp_path / "alice"
     home.mkdir()
     return sc.Rig(
@@ -57,37 +65,91 @@ def alice(request: pytest.FixtureRequest, hub: sc.Hub, tmp_path: Path) -> sc.Rig
     )
 
 
+@pytest.fixture(scope="module", params=_binaries())
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sc.World]:
+    """One seeded sandbox per binary, shared by the scenarios of this module."""
+    _require_sandbox()
+    root = tmp_path_factory.mktemp("world")
+    with start_sandbox(root / "sandbox") as proc:
+        yield sc.build_world(
+            sc.Hub(api_url(proc)),
+            str(request.param),
+            root,
+            alice_token=ALICE_TOKEN,
+            maintainer_token=HOP_TOKEN,
+        )
+
+
 def test_join(alice: sc.Rig, hub: sc.Hub) -> None:
     sc.scenario_join(alice, hub)
 
 
-def test_browse_json(alice: sc.Rig, hub: sc.Hub) -> None:
-    sc.scenario_browse_json(alice, hub)
+def test_browse_json(world: sc.World) -> None:
+    sc.scenario_browse_json(world)
 
 
-def test_claim(alice: sc.Rig, hub: sc.Hub) -> None:
-    sc.scenario_claim(alice, hub)
+def test_browse_filters(world: sc.World) -> None:
+    sc.scenario_browse_filters(world)
 
 
-def test_claim_not_open_is_silent(alice: sc.Rig, hub: sc.Hub) -> None:
-    sc.scenario_claim_not_open_is_silent(alice, hub, HOP_TOKEN)
+def test_browse_overlay(world: sc.World) -> None:
+    sc.scenario_browse_overlay(world)
 
 
-def test_status(alice: sc.Rig, hub: sc.Hub) -> None:
-    sc.scenario_status(alice, hub)
+def test_claim(world: sc.World) -> None:
+    item = world.items["claim"]
+    sc.scenario_claim(world.alice, world.hub, item.id, item.title)
 
 
-def test_unclaim(alice: sc.Rig, hub: sc.Hub) -> None:
-    sc.scenario_unclaim(alice, hub)
+def test_claim_not_open_is_silent(world: sc.World) -> None:
+    sc.scenario_claim_not_open_is_silent(world)
 
 
-def test_done(alice: sc.Rig, hub: sc.Hub) -> None:
-    sc.scenario_done(alice, hub)
+def test_claim_stale_fork_is_silent(world: sc.World) -> None:
+    sc.scenario_claim_stale_fork_is_silent(world)
 
 
-def test_post(alice: sc.Rig, hub: sc.Hub) -> None:
-    sc.scenario_post(alice, hub)
+def test_status(world: sc.World) -> None:
+    sc.scenario_status(world)
 
 
-def test_sync(alice: sc.Rig, hub: sc.Hub) -> None:
-    sc.scenario_sync(alice, hub)
+def test_unclaim(world: sc.World) -> None:
+    sc.scenario_unclaim(world)
+
+
+def test_done(world: sc.World) -> None:
+    sc.scenario_done(world)
+
+
+def test_post(world: sc.World) -> None:
+    sc.scenario_post(world)
+
+
+def test_post_all_flags(world: sc.World) -> None:
+    sc.scenario_post_all_flags(world)
+
+
+def test_sync(world: sc.World) -> None:
+    sc.scenario_sync(world)
+
+
+def test_accept(world: sc.World) -> None:
+    sc.scenario_accept(world)
+
+
+def test_accept_defaults(world: sc.World) -> None:
+    sc.scenario_accept_defaults(world)
+
+
+def test_accept_refusals(world: sc.World) -> None:
+    sc.scenario_accept_refusals(world)
+
+
+def test_reject(world: sc.World) -> None:
+    sc.scenario_reject(world)
+
+
+def test_close(world: sc.World) -> None:
+    sc.scenario_close(world)

@@ -283,10 +283,13 @@ async def verify_claim(
         and row.claimed_by == rig.handle
     ):
         return Verified(item=row)
+    # Nothing in wl v0.4.0 ever syncs a fork's main (protocol spec 5.4), so an item posted
+    # upstream after the rig forked cannot be claimed through wl: a state of the caller's
+    # fork, not a fault of ours.
     return Refusal(
-        "INTERNAL",
-        f"wl reported the claim but DoltHub does not show it (status after wl: "
-        f"{printed_status or 'none'}); the rig's fork may be behind upstream",
+        "FAILED_PRECONDITION",
+        f"wl could not record the claim on your fork (status after wl: "
+        f"{printed_status or 'none'}); your fork may be behind upstream",
     )
 
 
@@ -320,7 +323,15 @@ async def precheck_unclaim(
 async def precheck_done(
     client: dolthub.DoltHubClient, commons: Commons, rig: Rig, wanted_id: str
 ) -> Refusal | None:
-    """Only the claimer, on an item it has claimed (or already submitted)."""
+    """Only the claimer, on an item it has claimed (or already submitted), and only while
+    upstream has not given the item to someone else or finished it (a claim that lost the
+    race can never merge, so work submitted on it would be lost)."""
+    upstream = await upstream_item(client, commons, wanted_id)
+    if upstream is not None:
+        if upstream.status in CLAIMED_STATUSES and upstream.claimed_by != rig.handle:
+            return Refusal("FAILED_PRECONDITION", NOT_CLAIMED_BY_YOU)
+        if upstream.status in ("completed", "withdrawn"):
+            return Refusal("FAILED_PRECONDITION", f"the item is {upstream.status}")
     state = await effective_item(client, commons, rig, wanted_id)
     if state is None:
         return Refusal("NOT_FOUND", f"wanted item {wanted_id} not found")
@@ -370,13 +381,25 @@ async def verify_status(
     expected: str,
     printed_status: str | None,
     claimed_by: str | None = None,
+    require_branch: bool = False,
 ) -> Verified | Refusal:
     """Confirm the item now has ``expected`` status as the rig sees it (its branch, or
-    upstream main when `wl` cleaned the branch up), and ``claimed_by`` when given."""
+    upstream main when `wl` cleaned the branch up), and ``claimed_by`` when given.
+
+    With ``require_branch`` only the rig's branch counts: `wl` deletes its branch when the
+    write changed nothing ("reverted"), so upstream already showing ``expected`` proves
+    nothing about this call (someone else got there first).
+    """
     state = await effective_item(client, commons, rig, wanted_id)
     if state is None:
         return Refusal("NOT_FOUND", f"wanted item {wanted_id} not found")
     row = state.row
+    if require_branch and not state.on_branch:
+        return Refusal(
+            "FAILED_PRECONDITION",
+            f"nothing was recorded: the item is already {row.status or 'without a status'}"
+            " upstream",
+        )
     if (
         printed_status == expected
         and row.status == expected
@@ -384,10 +407,29 @@ async def verify_status(
     ):
         return Verified(item=row)
     return Refusal(
-        "INTERNAL",
-        f"wl reported success but DoltHub shows the item {row.status or 'without a status'}"
-        f" (expected {expected}; wl printed {printed_status or 'no status'})",
+        "FAILED_PRECONDITION",
+        f"wl changed nothing: DoltHub shows the item {row.status or 'without a status'}"
+        f" (expected {expected}); your fork may be behind upstream",
     )
+
+
+async def verify_stamp(
+    client: dolthub.DoltHubClient, commons: Commons, rig: Rig, wanted_id: str
+) -> Refusal | None:
+    """An accept must leave a stamp by this rig for the item's completion on its branch."""
+    sql = bind(
+        "SELECT s.id FROM stamps s JOIN completions c ON s.context_id = c.id"
+        " WHERE c.wanted_id = ? AND s.author = ?",
+        wanted_id,
+        rig.handle,
+    )
+    try:
+        result = await client.read(rig.org, commons.db, sql, ref=rig.branch(wanted_id))
+    except (dolthub.NotFound, dolthub.QueryError):
+        result = None
+    if result is None or not result.rows:
+        return Refusal("FAILED_PRECONDITION", "wl issued no stamp for the completion")
+    return None
 
 
 async def verify_posted(

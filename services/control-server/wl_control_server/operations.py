@@ -349,7 +349,10 @@ async def done(
     by you" for anyone else."""
 
     async def verify(run: WlRun) -> Verified | Refusal:
-        outcome = await lifecycle.verify_status(
+        # Upstream may have given the item to another rig while wl ran.
+        if refusal := await lifecycle.precheck_done(client, op.commons, op.rig, op.wanted_id):
+            return refusal
+        return await lifecycle.verify_status(
             client,
             op.commons,
             op.rig,
@@ -358,11 +361,6 @@ async def done(
             printed_status=run.parsed.status,
             claimed_by=op.rig.handle,
         )
-        if isinstance(outcome, Refusal) and (
-            await lifecycle.precheck_done(client, op.commons, op.rig, op.wanted_id)
-        ):
-            return Refusal("FAILED_PRECONDITION", lifecycle.NOT_CLAIMED_BY_YOU)
-        return outcome
 
     return await _mutation(
         deps,
@@ -456,14 +454,18 @@ async def _review(
     expected: str,
 ) -> common_pb2.OperationResult:
     async def verify(run: WlRun) -> Verified | Refusal:
-        return await lifecycle.verify_status(
+        outcome = await lifecycle.verify_status(
             client,
             op.commons,
             op.rig,
             op.wanted_id,
             expected=expected,
             printed_status=run.parsed.status,
+            require_branch=True,
         )
+        if isinstance(outcome, Verified) and action == "accept":
+            return await lifecycle.verify_stamp(client, op.commons, op.rig, op.wanted_id) or outcome
+        return outcome
 
     return await _mutation(
         deps,
