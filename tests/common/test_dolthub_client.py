@@ -7,9 +7,8 @@ Each handler answers with the shapes written down in /work/shared/spec/dolthub-a
 from __future__ import annotations
 
 import json
-import random
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -26,62 +25,15 @@ from wasteland_common.dolthub import (
     Unavailable,
 )
 
-BASE = "https://dolthub.test/api/v1alpha1"
+from tests.common.dolthub_fakes import Fake, Handler
+
 TOKEN = "dhat.v1.test-token-abcdef"
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeTime:
-    """A clock that only moves when the client sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class Fake:
-    """Builds clients over an httpx.MockTransport and records what they sent."""
-
-    def __init__(self) -> None:
-        self.time = FakeTime()
-        self.requests: list[httpx.Request] = []
-        self._http: list[httpx.AsyncClient] = []
-
-    def client(self, handler: Handler, *, token: str | None = TOKEN, **kw: Any) -> DoltHubClient:
-        def record(request: httpx.Request) -> httpx.Response:
-            self.requests.append(request)
-            return handler(request)
-
-        http = httpx.AsyncClient(transport=httpx.MockTransport(record))
-        self._http.append(http)
-        return DoltHubClient(
-            BASE,
-            token=token,
-            http=http,
-            sleep=self.time.sleep,
-            clock=self.time.clock,
-            rng=random.Random(7),
-            **kw,
-        )
-
-    async def close(self) -> None:
-        for http in self._http:
-            await http.aclose()
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[Fake]:
-    f = Fake()
-    yield f
-    await f.close()
+    async with Fake(token=TOKEN, seed=7, start=1000.0) as f:
+        yield f
 
 
 def reply(status: int = 200, body: Any = None, *, text: str | None = None) -> httpx.Response:

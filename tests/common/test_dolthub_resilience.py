@@ -7,7 +7,6 @@ schedule is checked by the waits the client asked for, never by wall-clock time.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -25,59 +24,16 @@ from wasteland_common.dolthub import (
 )
 from wasteland_common.dolthub._secret import SecretToken
 
-BASE = "https://dolthub.test/api/v1alpha1"
+from tests.common.dolthub_fakes import BASE, Fake, Handler
+
 TOKEN = "sandbox-token-secretive"
 LOGGER = "wasteland_common.dolthub"
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class Fake:
-    def __init__(self) -> None:
-        self.time = FakeTime()
-        self.requests: list[httpx.Request] = []
-        self._http: list[httpx.AsyncClient] = []
-
-    def client(self, handler: Handler, *, token: str | None = TOKEN, **kw: Any) -> DoltHubClient:
-        def record(request: httpx.Request) -> httpx.Response:
-            self.requests.append(request)
-            return handler(request)
-
-        http = httpx.AsyncClient(transport=httpx.MockTransport(record))
-        self._http.append(http)
-        return DoltHubClient(
-            BASE,
-            token=token,
-            http=http,
-            sleep=self.time.sleep,
-            clock=self.time.clock,
-            rng=random.Random(3),
-            **kw,
-        )
-
-    async def close(self) -> None:
-        for http in self._http:
-            await http.aclose()
 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[Fake]:
-    f = Fake()
-    yield f
-    await f.close()
+    async with Fake(token=TOKEN, seed=3, start=50.0) as f:
+        yield f
 
 
 def ok_read() -> httpx.Response:
