@@ -8,18 +8,13 @@ requests, so the tests do not depend on each other's order.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from devstack.procs import stop
 from wasteland_common.dolthub import (
     AlreadyExists,
     DoltHubClient,
@@ -32,11 +27,9 @@ from wasteland_common.dolthub import (
     bind,
 )
 
-from tests.support.ports import free_port
+from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, HOP_TOKEN, start_sandbox
 
-ALICE = "sandbox-token-alice"
-BOB = "sandbox-token-bob"
-HOP = "sandbox-token-hop"
+ALICE, BOB, HOP = ALICE_TOKEN, BOB_TOKEN, HOP_TOKEN
 UPSTREAM = ("hop", "wl-commons")
 ROW_LIMIT = 3
 # Fast schedules: the sandbox answers in milliseconds, so waits can be short.
@@ -53,51 +46,11 @@ class Sandbox:
         return f"{self.root}/api/v1alpha1"
 
 
-def _wait_healthy(url: str, popen: Any, log: Path, deadline_s: float = 60.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    last = ""
-    while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise RuntimeError(f"dolthub-sandbox exited early:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = type(exc).__name__
-        time.sleep(0.05)  # polling a condition with a deadline, not synchronising by sleep
-    raise RuntimeError(f"dolthub-sandbox not healthy ({last}):\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     data_dir = tmp_path_factory.mktemp("dolthub-sandbox")
-    log = data_dir / "sandbox.log"
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "dolthub_sandbox",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir / "data"),
-        "--seed",
-        "demo",
-        "--row-limit",
-        str(ROW_LIMIT),
-    ]
-    with log.open("w") as out:
-        popen = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
-        )
-        try:
-            root = f"http://127.0.0.1:{port}"
-            _wait_healthy(root, popen, log)
-            yield Sandbox(root)
-        finally:
-            stop(popen)
+    with start_sandbox(data_dir, extra_args=("--row-limit", str(ROW_LIMIT))) as proc:
+        yield Sandbox(proc.url)
 
 
 @pytest.fixture

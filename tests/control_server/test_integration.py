@@ -12,25 +12,22 @@ import asyncio
 import logging
 import os
 import stat
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from devstack.procs import VENV_BIN, stop
+from devstack.procs import VENV_BIN
 from wasteland.v1 import common_pb2
 from wasteland_common.dolthub import DoltHubClient, DoltHubError, PollPolicy, bind
 from wl_control_server import output
 from wl_control_server.rigs import Rig, rig_env
 from wl_control_server.wl import WlRunner
 
-from tests.support.ports import free_port
+from tests.support.sandbox import api_url, start_sandbox
 
 from .conftest import Control, StartControl
 
@@ -43,7 +40,6 @@ HOP = "sandbox-token-hop"
 UP_OWNER, UP_DB = "hop", "wl-commons"
 WL = VENV_BIN / "wl"
 FAST_POLL = PollPolicy(initial=0.02, maximum=0.2, timeout=30.0)
-READY_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -59,26 +55,6 @@ class World:
 
     def client(self, token: str | None) -> DoltHubClient:
         return DoltHubClient(self.api, token=token, poll=FAST_POLL)
-
-
-def _wait_for(what: str, probe: object, deadline_s: float, log: Path | None = None) -> None:
-    assert callable(probe)
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(0.05)  # polling a condition with a deadline
-    tail = log.read_text()[-4000:] if log is not None and log.exists() else ""
-    pytest.fail(f"timed out waiting for {what}\n{tail}")
-
-
-def _healthy(url: str, popen: subprocess.Popen[str]) -> bool:
-    if popen.poll() is not None:
-        return True  # exited; the caller reports it
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 # Statuses of this module's items on upstream main, set before anyone forks.
@@ -129,34 +105,10 @@ async def _seed(world_api: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A DoltHub sandbox subprocess with this module's items on upstream main."""
-    _wait_for("the wl stand-in to be installed", lambda: WL.exists(), READY_TIMEOUT)
-    data_dir = tmp_path_factory.mktemp("sandbox")
-    log = data_dir / "sandbox.log"
-    port = free_port()
-    argv = [
-        str(VENV_BIN / "dolthub-sandbox"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir / "data"),
-        "--seed",
-        "demo",
-    ]
-    root = f"http://127.0.0.1:{port}"
-    with log.open("w") as out:
-        popen = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
-        )
-        try:
-            _wait_for("the sandbox /healthz", lambda: _healthy(root, popen), READY_TIMEOUT, log)
-            if popen.poll() is not None:
-                pytest.fail(f"dolthub-sandbox exited:\n{log.read_text()[-4000:]}")
-            items = asyncio.run(_seed(f"{root}/api/v1alpha1"))
-            yield World(root=root, items=items)
-        finally:
-            stop(popen)
+    assert WL.exists(), f"the wl stand-in is not installed at {WL}"
+    with start_sandbox(tmp_path_factory.mktemp("sandbox")) as proc:
+        items = asyncio.run(_seed(api_url(proc)))
+        yield World(root=proc.url, items=items)
 
 
 @pytest.fixture

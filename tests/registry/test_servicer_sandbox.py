@@ -6,7 +6,6 @@ board-sync deliberately absent to show that tracking is best effort.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,11 +19,6 @@ from tests.support.ports import free_port
 from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, api_url, start_sandbox
 
 from .grpc_helpers import SERVICE_SECRET, USER_SECRET, Registry, bad_fields, metadata
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("dolthub_sandbox.__main__") is None,
-    reason="the DoltHub sandbox (devtools/dolthub-sandbox) is not built yet",
-)
 
 ALICE = metadata("alice")
 BOB = metadata("bob")

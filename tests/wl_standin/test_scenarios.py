@@ -10,7 +10,6 @@ scenario), so binaries never share state and the module stays fast.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,22 +34,9 @@ def _binaries() -> list[object]:
     return found
 
 
-def _sandbox_available() -> bool:
-    try:
-        return importlib.util.find_spec("dolthub_sandbox.__main__") is not None
-    except ImportError:
-        return False
-
-
-def _require_sandbox() -> None:
-    if not _sandbox_available():
-        pytest.skip("the dolthub-sandbox package has no entry point yet")
-
-
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[sc.Hub]:
     """A fresh seeded sandbox for one scenario."""
-    _require_sandbox()
     with start_sandbox(tmp_path / "sandbox") as proc:
         yield sc.Hub(api_url(proc))
 
@@ -70,7 +56,6 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sc.World]:
     """One seeded sandbox per binary, shared by the scenarios of this module."""
-    _require_sandbox()
     root = tmp_path_factory.mktemp("world")
     with start_sandbox(root / "sandbox") as proc:
         yield sc.build_world(
