@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 MEMBERS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml devtools/*/pyproject.toml)
 PY_DIRS := libs services devtools tests benchmarks
 
-.PHONY: help install run token test lint format typecheck proto proto-check unit pytest bench clean
+.PHONY: help install run token test lint format typecheck proto proto-check unit pytest bench clean wl
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ install: $(VENV)/.installed ## create .venv from uv.lock
 
 run: install ## start the whole system on embedded defaults (Ctrl-C stops it)
 	$(BIN)/devstack run
+
+WL_API_URL ?= http://127.0.0.1:$(or $(DOLTHUB_SANDBOX_PORT),7355)/api/v1alpha1
+wl: install ## build the real wl v0.4.0 for a DoltHub API URL (default: the sandbox); prints its path
+	@$(BIN)/python -m devstack.wlbuild --api-url $(WL_API_URL)
 
 token: install ## print a development JWT: make token USER=alice [ORG=acme:owner]
 	@$(BIN)/devstack token $(USER) $(if $(ORG),--org $(ORG))
