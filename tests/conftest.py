@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, settings
 
 from tests.support.postgres import Cluster, find_bindir, running_cluster
 
-
 # The machines are 2-core and shared: input generation may be slow under load, and a
 # per-example deadline would turn load into failures. Properties keep their examples.
 settings.register_profile(

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devstack.procs import VENV_BIN
 from wasteland.v1 import common_pb2
 from wasteland_common.dolthub import DoltHubClient, DoltHubError, PollPolicy, bind
 from wl_control_server import output
@@ -28,6 +27,7 @@ from wl_control_server.rigs import Rig, rig_env
 from wl_control_server.wl import WlRunner
 
 from tests.support.sandbox import api_url, start_sandbox
+from tests.support.wl import best_wl
 
 from .conftest import Control, StartControl
 
@@ -38,7 +38,6 @@ ALICE = "sandbox-token-alice"
 BOB = "sandbox-token-bob"
 HOP = "sandbox-token-hop"
 UP_OWNER, UP_DB = "hop", "wl-commons"
-WL = VENV_BIN / "wl"
 FAST_POLL = PollPolicy(initial=0.02, maximum=0.2, timeout=30.0)
 
 
@@ -48,6 +47,7 @@ class World:
 
     root: str
     items: dict[str, str]
+    wl: Path  # the real wl built for this sandbox (the stand-in where Go is missing)
 
     @property
     def api(self) -> str:
@@ -105,15 +105,14 @@ async def _seed(world_api: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A DoltHub sandbox subprocess with this module's items on upstream main."""
-    assert WL.exists(), f"the wl stand-in is not installed at {WL}"
     with start_sandbox(tmp_path_factory.mktemp("sandbox")) as proc:
         items = asyncio.run(_seed(api_url(proc)))
-        yield World(root=proc.url, items=items)
+        yield World(root=proc.url, items=items, wl=best_wl(api_url(proc)))
 
 
 @pytest.fixture
 async def control(start_control: StartControl, world: World) -> AsyncIterator[Control]:
-    async with start_control(WL, dolthub_api_url=world.api) as running:
+    async with start_control(world.wl, dolthub_api_url=world.api) as running:
         yield running
 
 
@@ -211,7 +210,7 @@ async def test_wl_itself_exits_0_on_a_claim_of_an_item_that_is_not_open(
     target = world.items["taken"]
     joined = await control.run(K.OPERATION_KIND_JOIN, token=ALICE, org="alice")
     assert joined.status == K.OPERATION_STATUS_SUCCEEDED, joined.error
-    runner = WlRunner(str(WL), dolthub_api_url=world.api)
+    runner = WlRunner(str(world.wl), dolthub_api_url=world.api)
     env = rig_env(control.work_dir, Rig(handle="alice", org="alice", token=ALICE))
 
     run = await runner.run(["claim", target], env, limit_seconds=120)
@@ -261,7 +260,7 @@ async def test_claim_that_loses_a_race_is_aborted_although_wl_exits_0(
             api=world.api,
             target=target,
             hop=HOP,
-            real=str(WL),
+            real=str(world.wl),
             log=str(log),
         )
     )

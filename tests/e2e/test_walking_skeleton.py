@@ -23,6 +23,7 @@ from wasteland_common.settings import DEV_JWT_SECRET
 from tests.support.ports import free_port
 from tests.support.postgres import Cluster
 from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN
+from tests.support.wl import best_wl
 
 pytestmark = [pytest.mark.e2e]
 
@@ -49,14 +50,16 @@ def stack(
     if request.param == "postgres":
         cluster: Cluster = request.getfixturevalue("postgres_cluster")
         registry_url = cluster.create_database()
+    sandbox_port = free_port()
     cfg = StackConfig(
         data_dir=tmp_path_factory.mktemp("run"),
         http_port=free_port(),
-        sandbox_port=free_port(),
+        sandbox_port=sandbox_port,
         registry_port=free_port(),
         board_port=free_port(),
         executor_port=free_port(),
         registry_database_url=registry_url,
+        wl_binary=best_wl(f"http://127.0.0.1:{sandbox_port}/api/v1alpha1"),
     )
     with running_stack(cfg) as running:
         yield running
@@ -150,6 +153,8 @@ def test_create_connect_browse_claim(stack: Stack) -> None:
     runtime = api.get(f"/v1/wastelands/{wid}/runtime", headers=alice)
     assert runtime.status_code == 200, runtime.text
     assert runtime.json()["state"] == "running"
+    expected_version = "0.4.0" if stack.wl.real else "dev"
+    assert runtime.json()["wl_version"] == expected_version
 
     # Bob (a signed-in user on a public wasteland) connects and tries the same item.
     bob_conn = api.put(

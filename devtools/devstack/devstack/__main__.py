@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -14,7 +15,7 @@ from wasteland_common.auth import OrgRole, mint_user_token
 from wasteland_common.settings import DEV_JWT_SECRET
 
 from .demo import ensure_demo_wasteland
-from .stack import StackConfig, running_stack
+from .stack import StackConfig, choose_wl, running_stack
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -25,10 +26,20 @@ def _run(args: argparse.Namespace) -> int:
         sandbox_port=int(os.environ.get("DOLTHUB_SANDBOX_PORT", "7355")),
         jwt_secret=secret,
         log_format=os.environ.get("LOG_FORMAT", "text"),
+        wl_binary=Path(os.environ["WL_BINARY"]) if os.environ.get("WL_BINARY") else None,
     )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    if cfg.wl_binary is None:
+        print("devstack: building the real wl 0.4.0 for the sandbox (first time about a minute)")  # noqa: T201
+    choice = choose_wl(cfg)
+    if choice.real:
+        wl_line = f"the real wl 0.4.0 ({choice.reason})"
+    else:
+        wl_line = f"the wl STAND-IN ({choice.reason})"
+        print(f"devstack: falling back to the wl stand-in: {choice.reason}", file=sys.stderr)  # noqa: T201
+    cfg = dataclasses.replace(cfg, wl_binary=choice.path)
     with running_stack(cfg) as stack:
         url = stack.gateway.url
         demo = ensure_demo_wasteland(url, secret)
@@ -39,6 +50,8 @@ Hosted Wasteland is running.
   DoltHub sandbox:       {stack.sandbox.url}/api/v1alpha1
                          (tokens sandbox-token-alice, sandbox-token-bob)
   JWT secret:            KILO_JWT_SECRET={secret}
+  wl:                    {wl_line}
+                         {choice.path}
   data and logs:         {cfg.data_dir} (logs/<service>.log)
 
 Get a development JWT and look at alice's demo board:

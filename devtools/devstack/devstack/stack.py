@@ -13,6 +13,7 @@ from pathlib import Path
 
 from wasteland_common.settings import DEV_JWT_SECRET, DEV_SERVICE_SECRET
 
+from . import wlbuild
 from .procs import VENV_BIN, Proc, started
 
 API_PREFIX = "/api/v1alpha1"
@@ -35,6 +36,9 @@ class StackConfig:
     poll_interval_seconds: int = 300
     sleep_after_seconds: int = 1800
     log_format: str = "text"
+    # The `wl` the control servers run; None: the real v0.4.0 built for the sandbox URL
+    # when Go can build it, else the stand-in (see :func:`choose_wl`).
+    wl_binary: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def log(self, name: str) -> Path:
@@ -48,6 +52,31 @@ class StackConfig:
         return f"http://127.0.0.1:{self.sandbox_port}{API_PREFIX}"
 
 
+STANDIN_WL = VENV_BIN / "wl"
+
+
+@dataclass(frozen=True)
+class WlChoice:
+    """The `wl` a stack runs and why."""
+
+    path: Path
+    real: bool
+    reason: str
+
+
+def choose_wl(cfg: StackConfig) -> WlChoice:
+    """``cfg.wl_binary`` when set; else the real `wl` built for the sandbox URL, or the
+    stand-in when Go cannot build it (the reason says why)."""
+    if cfg.wl_binary is not None:
+        real = cfg.wl_binary.resolve() != STANDIN_WL.resolve()
+        return WlChoice(cfg.wl_binary, real, "WL_BINARY is set")
+    try:
+        path = wlbuild.build(cfg.dolthub_api_url)
+    except wlbuild.BuildError as exc:
+        return WlChoice(STANDIN_WL, False, f"the real wl cannot be built here: {exc}")
+    return WlChoice(path, True, f"built for {cfg.dolthub_api_url}")
+
+
 @dataclass
 class Stack:
     """A running stack; ``gateway.url`` is the public API."""
@@ -58,6 +87,7 @@ class Stack:
     board: Proc
     executor: Proc
     gateway: Proc
+    wl: WlChoice
 
     @property
     def procs(self) -> list[Proc]:
@@ -82,6 +112,7 @@ def _common_env(cfg: StackConfig) -> dict[str, str]:
 def running_stack(cfg: StackConfig) -> Iterator[Stack]:
     """Start every process in dependency order; stop them all (reverse order) on exit."""
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    wl = choose_wl(cfg)
     common = _common_env(cfg)
     bin_ = VENV_BIN
 
@@ -140,7 +171,7 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
                     "GRPC_PORT": str(cfg.executor_port),
                     "DATABASE_URL": cfg.sqlite("executor"),
                     "WORK_DIR": str(cfg.data_dir / "executor"),
-                    "WL_BINARY": str(bin_ / "wl"),
+                    "WL_BINARY": str(wl.path),
                     "CONTROL_SERVER_COMMAND": str(bin_ / "wl-control-server"),
                     "SLEEP_AFTER_SECONDS": str(cfg.sleep_after_seconds),
                 },
@@ -158,4 +189,4 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
                 },
             )
         )
-        yield Stack(cfg, sandbox, registry, board, executor, gateway)
+        yield Stack(cfg, sandbox, registry, board, executor, gateway, wl)

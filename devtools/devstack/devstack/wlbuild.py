@@ -206,9 +206,7 @@ def _extracted(source: Source) -> Path:
         raise BuildError(f"the wl source tarball is missing: {source.tarball}")
     actual = sha256_of(source.tarball)
     if actual != SOURCE_SHA256:
-        raise BuildError(
-            f"{source.tarball} has sha256 {actual}, not the pinned {SOURCE_SHA256}"
-        )
+        raise BuildError(f"{source.tarball} has sha256 {actual}, not the pinned {SOURCE_SHA256}")
     root.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=root.parent))
     try:
