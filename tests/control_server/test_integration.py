@@ -72,6 +72,21 @@ ITEM_SPECS = {
 }
 
 
+async def _commit_item(world: World, wanted_id: str, status: str, claimed_by: str | None) -> None:
+    """The commons owner puts an item straight on upstream main."""
+    sql = bind(
+        "INSERT INTO wanted (id, title, description, type, priority, posted_by, claimed_by,"
+        " status, effort_level, created_at, updated_at)"
+        " VALUES (?, ?, 'seeded by tests', 'feature', 2, 'hop', ?, ?, 'small', NOW(), NOW())",
+        wanted_id,
+        "Control test: " + wanted_id,
+        claimed_by,
+        status,
+    )
+    async with world.client(HOP) as hop:
+        await hop.write(UP_OWNER, UP_DB, "main", "main", sql)
+
+
 async def _seed(world_api: str) -> dict[str, str]:
     items: dict[str, str] = {}
     run = uuid.uuid4().hex[:6]
@@ -359,10 +374,35 @@ async def test_join_and_sync(control: Control, world: World) -> None:
     again = await control.run(K.OPERATION_KIND_JOIN, token=BOB, org="bob")
     assert again.status == K.OPERATION_STATUS_SUCCEEDED, again.error
 
-    synced = await control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob")
-    assert synced.status == K.OPERATION_STATUS_SUCCEEDED, synced.error
     assert list((await control.info()).joined_rigs) == ["bob"]
     assert os.environ.get("DOLTHUB_TOKEN") != BOB
+
+    # Without the wasteland's upstream credential a sync cannot sync: it says so.
+    refused = await control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob")
+    assert refused.status == K.OPERATION_STATUS_FAILED
+    assert refused.error_code == "FAILED_PRECONDITION"
+    assert "upstream credential" in refused.error
+
+    # The commons moves on after bob forked: his fork lags until a sync.
+    newer = f"w-ctl-newer-{uuid.uuid4().hex[:6]}"
+    await _commit_item(world, newer, "open", None)
+    assert await read_row(world, BOB, "bob", "main", newer) is None
+    synced = await control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob", upstream_token=HOP)
+    assert synced.status == K.OPERATION_STATUS_SUCCEEDED, synced.error
+    assert synced.fork_sync.HasField("fork_behind_before")
+    assert synced.fork_sync.fork_behind_before is True
+    assert synced.fork_sync.fork_behind_after is False
+    assert "/pulls/" in synced.fork_sync.pull_request_url
+    assert await read_row(world, BOB, "bob", "main", newer) is not None
+    async with world.client(BOB) as client:
+        pull_id = synced.fork_sync.pull_request_url.rsplit("/", 1)[-1]
+        assert (await client.get_pull("bob", UP_DB, pull_id)).state == "merged"
+
+    # A second sync finds nothing to do and says so.
+    again = await control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob", upstream_token=HOP)
+    assert again.status == K.OPERATION_STATUS_SUCCEEDED, again.error
+    assert again.fork_sync.fork_behind_before is False
+    assert again.fork_sync.pull_request_url == ""
 
 
 # --------------------------------------------------------------------------- review

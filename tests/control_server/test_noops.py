@@ -391,7 +391,9 @@ async def test_claim_that_loses_the_race_to_an_upstream_merge(
 async def test_claim_on_a_fork_made_before_the_item_was_posted(
     control: Control, world: World
 ) -> None:
-    """Spec 5.5 A: the fork's main lacks the item, so the claim cannot land anywhere."""
+    """Spec 5.5 A: the fork's main lacks the item, so the claim cannot land anywhere. With
+    no upstream credential to sync the fork, the control server refuses before running wl
+    and names the fix."""
     target = f"w-noop-stale-{uuid.uuid4().hex[:6]}"
     await _commit_upstream(world.api, _seed_sql(target, "open", None, None))
     before = await upstream_state(world, target)
@@ -400,8 +402,9 @@ async def test_claim_on_a_fork_made_before_the_item_was_posted(
         K.OPERATION_KIND_CLAIM, token=ALICE_TOKEN, org="alice", wanted_id=target
     )
 
-    assert_failed(result, "FAILED_PRECONDITION", "your fork may be behind upstream")
-    assert "status after wl: open" in result.error
+    assert_failed(result, "FAILED_PRECONDITION", "your DoltHub fork is behind the upstream")
+    assert "upstream-credential" in result.error
+    assert await branch_row(world, ALICE, target) is None
     raw = await raw_wl(world, control.work_dir, ALICE, "claim", target)
     assert assert_silent_success(raw, "Claimed", target) == "open"
     assert "  Claimed by: alice\n" in raw.stdout  # printed from the config, not read back
