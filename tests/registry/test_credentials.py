@@ -26,12 +26,14 @@ ROOT = user("root", admin=True)
 GOOD = {"token-of-alice-1234": "alice", "token-of-bob-5678": "bob"}
 
 
-async def fake_validate(token: SecretStr, ref: UpstreamRef) -> None:
+async def fake_validate(token: SecretStr, ref: UpstreamRef, org: str) -> None:
     value = token.get_secret_value()
     if value == "token-dolthub-down":
         raise dolthub.Unavailable("DoltHub validate: HTTP 503")
     if value not in GOOD:
         raise dolthub.Unauthorized("DoltHub validate: HTTP 401")
+    if org in GOOD.values() and org != GOOD[value]:  # another user's own org
+        raise credentials.OrgNotWritable("DoltHub write probe: HTTP 403")
 
 
 @pytest.fixture
@@ -92,6 +94,18 @@ async def test_a_rejected_token_is_invalid_argument_and_stores_nothing(
     assert "token-wrong" not in bad.value.message
     with pytest.raises(dolthub.Unavailable):  # the interceptor maps it to UNAVAILABLE
         await connect(ALICE, wid, "token-dolthub-down")  # type: ignore[misc]
+    with sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(CredentialRow)) == 0
+
+
+async def test_a_token_that_cannot_write_the_named_org_is_refused(
+    connect: Callable[..., object], sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    wid = make_wasteland(sessions, ALICE, wasteland_id="w1", now=clock())
+    with pytest.raises(errors.InvalidArgument) as bad:
+        await connect(ALICE, wid, "token-of-alice-1234", "bob")  # type: ignore[misc]
+    assert bad.value.violations[0].field == "dolthub_org"
+    assert "cannot write the DoltHub org bob" in bad.value.message
     with sessions() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(CredentialRow)) == 0
 
@@ -260,9 +274,11 @@ async def test_the_dolthub_validator_uses_the_token_against_the_upstream() -> No
     )
     validate = credentials.dolthub_validator(client)
     try:
-        await validate(SecretStr("good-token-123456"), UpstreamRef("hop", "wl-commons"))
+        await validate(SecretStr("good-token-123456"), UpstreamRef("hop", "wl-commons"), "alice")
         with pytest.raises(dolthub.Unauthorized) as rejected:
-            await validate(SecretStr("bad-token-9876543"), UpstreamRef("hop", "wl-commons"))
+            await validate(
+                SecretStr("bad-token-9876543"), UpstreamRef("hop", "wl-commons"), "alice"
+            )
     finally:
         await http.aclose()
     assert "bad-token" not in str(rejected.value)

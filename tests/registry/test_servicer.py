@@ -32,9 +32,19 @@ BOB = metadata("bob")
 EXECUTOR_ALICE = metadata("alice", service="executor")
 
 
-async def validate(token: SecretStr, ref: UpstreamRef) -> None:
+async def validate(token: SecretStr, ref: UpstreamRef, org: str) -> None:
     if token.get_secret_value() != "token-of-alice-1234":
         raise dolthub.Unauthorized("HTTP 401")
+
+
+async def probe_upstream(token: SecretStr, ref: UpstreamRef) -> str:
+    if token.get_secret_value() != "upstream-token-5678":
+        raise dolthub.Forbidden("HTTP 403")
+    return "hop"
+
+
+async def check_fork(token: SecretStr, ref: UpstreamRef, org: str) -> bool | None:
+    return False
 
 
 @pytest.fixture
@@ -59,6 +69,8 @@ async def registry(
         ),
         validate_token=validate,
         board=board,
+        probe_upstream=probe_upstream,
+        check_fork=check_fork,
         new_id=new_id,
     )
     running = await start_server(deps, host="127.0.0.1", port=0)

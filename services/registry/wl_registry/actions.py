@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from wasteland_common import errors
 from wasteland_common.auth import Principal
 
-from . import crypto, ownership
+from . import crypto, ownership, upstream_credentials
 from .credentials import credential_row, reveal
 from .crypto import Keyring
 from .ownership import Role
@@ -25,11 +25,25 @@ from .wastelands import WastelandView, access_to, member_row, view
 log = logging.getLogger(__name__)
 
 OperationKind = Literal[
-    "join", "post", "claim", "unclaim", "done", "accept", "reject", "close", "sync"
+    "join",
+    "post",
+    "claim",
+    "unclaim",
+    "done",
+    "accept",
+    "reject",
+    "close",
+    "sync",
+    "register_town",
 ]
 # Reviewing someone's completion is a maintainer's job (owners included).
 MAINTAINER_KINDS: frozenset[OperationKind] = frozenset({"accept", "reject"})
 CONNECT_FIRST = "connect DoltHub first"
+# Kinds that may bring the caller's fork up to date, so they get the wasteland's upstream
+# credential (decrypted for that one call) when one is connected.
+SYNCING_KINDS: frozenset[OperationKind] = frozenset(
+    {"post", "claim", "unclaim", "done", "accept", "reject", "close", "sync", "register_town"}
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class ActionGrant:
     dolthub_org: str
     token: SecretStr
     rig_registered: bool
+    upstream_token: SecretStr | None = None
 
 
 def authorize(
@@ -88,6 +103,11 @@ def authorize(
         and member.rig_registered_at is not None
     )
     rig_handle = member.rig_handle if registered and member and member.rig_handle else None
+    upstream_token = (
+        upstream_credentials.reveal(session, wasteland_id, keyring)
+        if kind in SYNCING_KINDS
+        else None
+    )
     return ActionGrant(
         wasteland=view(row, access.role),
         role=access.role,
@@ -96,4 +116,5 @@ def authorize(
         dolthub_org=credential.dolthub_org,
         token=token,
         rig_registered=registered,
+        upstream_token=upstream_token,
     )
