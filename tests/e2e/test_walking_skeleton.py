@@ -7,66 +7,21 @@ on PostgreSQL.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from devstack.demo import ensure_demo_wasteland
-from devstack.stack import Stack, StackConfig, running_stack
-from wasteland_common.auth import mint_user_token
+from devstack.stack import Stack
 from wasteland_common.dolthub.sql import bind
 from wasteland_common.settings import DEV_JWT_SECRET
 
-from tests.support.ports import free_port
-from tests.support.postgres import Cluster
 from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN
-from tests.support.wl import best_wl
+
+from .conftest import auth, wait_for
 
 pytestmark = [pytest.mark.e2e]
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
-    """Poll ``probe`` until it returns a truthy value; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}; last value: {last!r}")
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    registry_url = None
-    if request.param == "postgres":
-        cluster: Cluster = request.getfixturevalue("postgres_cluster")
-        registry_url = cluster.create_database()
-    sandbox_port = free_port()
-    cfg = StackConfig(
-        data_dir=tmp_path_factory.mktemp("run"),
-        http_port=free_port(),
-        sandbox_port=sandbox_port,
-        registry_port=free_port(),
-        board_port=free_port(),
-        executor_port=free_port(),
-        registry_database_url=registry_url,
-        wl_binary=best_wl(f"http://127.0.0.1:{sandbox_port}/api/v1alpha1"),
-    )
-    with running_stack(cfg) as running:
-        yield running
-
-
-def auth(user: str) -> dict[str, str]:
-    return {"Authorization": "Bearer " + mint_user_token(user, secret=DEV_JWT_SECRET)}
 
 
 def test_create_connect_browse_claim(stack: Stack) -> None:

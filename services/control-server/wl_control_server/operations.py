@@ -11,6 +11,7 @@ only a malformed request or a refused role raises.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -379,6 +380,7 @@ async def _mutation(
     text: Callable[[str], Awaitable[PullText]],
     wanted_id: Callable[[WlRun | None], str | None] | None = None,
     branch_may_vanish: bool = False,
+    before_wl: Callable[[], Awaitable[None]] | None = None,
 ) -> common_pb2.OperationResult:
     """pre-check → lazy join → fork currency → `wl` (retried) → verification → landing.
 
@@ -399,8 +401,17 @@ async def _mutation(
     async def on_branch() -> bool:
         return isinstance(await verify(None), Verified)
 
+    if before_wl is not None:
+        await before_wl()
     run = await _run_wl(deps, op, args, landed_already=on_branch)
     outcome = await verify(run if run.ok else None)
+    if run.ok and isinstance(outcome, Refusal) and outcome.code == "FAILED_PRECONDITION":
+        # The pre-checks said the change applies, yet `wl` left nothing: it may have taken
+        # a failed read for "nothing changed" and cleaned its own branch up (spec 5.3
+        # step 7). One more run (state re-read first) tells a glitch from a real no-op.
+        log.info("wl %s changed nothing; running it once more", run.verb)
+        run = await _run_wl(deps, op, args, landed_already=on_branch)
+        outcome = await verify(run if run.ok else None)
     if isinstance(outcome, Refusal):
         if not run.ok:
             return _run_failed(op, run)
@@ -553,16 +564,35 @@ async def post(
     if tags := _list(list(a.tags), "args.tags"):
         args.append(f"--tags={','.join(tags)}")
 
-    def new_id(run: WlRun | None) -> str | None:
+    # `wl` prints the new id only when its read-back worked; a post whose run failed late
+    # (or printed no id) is found again as the one new branch of the rig that holds an
+    # item with this title, so a retry never posts twice.
+    found: dict[str, str] = {}
+    before: set[str] = set()
+
+    async def remember_branches() -> None:
+        with contextlib.suppress(dolthub.NotFound):  # no fork yet: no branches
+            before.update(await client.list_branches(op.rig.org, op.commons.db))
+
+    async def find_posted(run: WlRun | None) -> str | None:
         posted = run.parsed.posted_id if run else None
-        return posted if posted and lifecycle.WANTED_ID_RE.match(posted) else None
+        if posted and lifecycle.WANTED_ID_RE.match(posted):
+            found["id"] = posted
+        if "id" not in found:
+            prefix = f"wl/{op.rig.handle}/"
+            fresh = set(await client.list_branches(op.rig.org, op.commons.db)) - before
+            for branch in sorted(b for b in fresh if b.startswith(prefix)):
+                candidate = branch.removeprefix(prefix)
+                row = await lifecycle.rig_item(client, op.commons, op.rig, candidate)
+                if row is not None and row.title == a.title and row.posted_by == op.rig.handle:
+                    found["id"] = candidate
+                    break
+        return found.get("id")
 
     async def verify(run: WlRun | None) -> Verified | Refusal:
-        wanted_id = new_id(run)
+        wanted_id = await find_posted(run)
         if wanted_id is None:
-            # A post has no id before `wl` reports one, so a post that did not finish
-            # cannot be found again: it is retried as a whole or fails.
-            return Refusal("INTERNAL", "wl post did not report the new item's id")
+            return Refusal(UNAVAILABLE, "DoltHub did not confirm the new item; try again")
         return await lifecycle.verify_posted(client, op.commons, op.rig, wanted_id, a.title)
 
     async def text(branch: str) -> PullText:
@@ -574,10 +604,11 @@ async def post(
         client,
         args,
         precheck=None,
+        before_wl=remember_branches,
         verify=verify,
-        branch_of=lambda run: op.rig.branch(wid) if (wid := new_id(run)) else None,
+        branch_of=lambda _run: op.rig.branch(found["id"]) if "id" in found else None,
         text=text,
-        wanted_id=new_id,
+        wanted_id=lambda _run: found.get("id"),
     )
 
 

@@ -62,6 +62,11 @@ class ExecutorSettings(CommonSettings):
         default=15.0, gt=0, alias="BOARD_REFRESH_TIMEOUT_SECONDS"
     )
     wake_wait_seconds: float = Field(default=5.0, ge=0, alias="WAKE_WAIT_SECONDS")
+    # Handed to the control servers: how long one action retries `wl` after transient
+    # DoltHub failures.
+    action_retry_budget_seconds: float = Field(
+        default=60.0, ge=0, alias="ACTION_RETRY_BUDGET_SECONDS"
+    )
 
 
 def resolve_command(argv: tuple[str, ...]) -> tuple[str, ...]:
@@ -91,7 +96,10 @@ def make_runtime(settings: ExecutorSettings) -> Runtime:
             host="127.0.0.1",
             start_timeout=settings.control_server_start_timeout_seconds,
             stop_grace=settings.control_server_stop_grace_seconds,
-            extra_env={"OTEL_TRACES_EXPORTER": settings.otel_traces_exporter},
+            extra_env={
+                "OTEL_TRACES_EXPORTER": settings.otel_traces_exporter,
+                "ACTION_RETRY_BUDGET_SECONDS": str(settings.action_retry_budget_seconds),
+            },
         )
     )
 

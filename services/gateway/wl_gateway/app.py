@@ -253,17 +253,12 @@ async def update_wasteland(
 
 @router.delete("/v1/wastelands/{wasteland_id}", status_code=204, response_class=Response)
 async def delete_wasteland(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) -> None:
-    """Soft-delete a wasteland, then stop its runtime (best effort)."""
+    """Soft-delete a wasteland; the registry stops its runtime and board tracking before
+    it answers."""
     await d.clients.registry.DeleteWasteland(
-        registry_pb2.DeleteWastelandRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
+        registry_pb2.DeleteWastelandRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token, timeout=d.clients.action_timeout),
     )
-    try:
-        await d.clients.executor.StopRuntime(
-            executor_pb2.StopRuntimeRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
-        )
-    except grpc.aio.AioRpcError as exc:
-        # The executor's idle reconcile stops it later anyway; the delete itself succeeded.
-        log.warning("stopping the runtime of a deleted wasteland failed: %s", exc.code().name)
 
 
 # ======================================================================== credential
@@ -300,6 +295,51 @@ async def delete_credential(wasteland_id: WastelandId, who: CallerDep, d: DepsDe
     """Forget the caller's DoltHub token."""
     await d.clients.registry.DeleteCredential(
         registry_pb2.DeleteCredentialRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
+    )
+
+
+# =============================================================== upstream credential
+@router.put(
+    "/v1/wastelands/{wasteland_id}/upstream-credential",
+    response_model=schemas.UpstreamCredentialStatus,
+)
+async def put_upstream_credential(
+    wasteland_id: WastelandId, body: schemas.PutUpstreamCredentialIn, who: CallerDep, d: DepsDep
+) -> schemas.UpstreamCredentialStatus:
+    """Connect the wasteland's upstream credential (owners and maintainers): a token that
+    can write the upstream, checked with a write that changes nothing; never returned."""
+    resp = await d.clients.registry.PutUpstreamCredential(
+        registry_pb2.PutUpstreamCredentialRequest(
+            wasteland_id=wasteland_id, dolthub_token=body.dolthub_token
+        ),
+        **d.clients.opts(who.token, timeout=d.clients.action_timeout),
+    )
+    return schemas.upstream_credential_status(resp.credential)
+
+
+@router.get(
+    "/v1/wastelands/{wasteland_id}/upstream-credential",
+    response_model=schemas.UpstreamCredentialStatus,
+)
+async def get_upstream_credential(
+    wasteland_id: WastelandId, who: CallerDep, d: DepsDep
+) -> schemas.UpstreamCredentialStatus:
+    """Whether the wasteland has an upstream credential (members)."""
+    resp = await d.clients.registry.GetUpstreamCredential(
+        registry_pb2.GetUpstreamCredentialRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token),
+    )
+    return schemas.upstream_credential_status(resp.credential)
+
+
+@router.delete(
+    "/v1/wastelands/{wasteland_id}/upstream-credential", status_code=204, response_class=Response
+)
+async def delete_upstream_credential(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) -> None:
+    """Forget the wasteland's upstream credential (owners and maintainers)."""
+    await d.clients.registry.DeleteUpstreamCredential(
+        registry_pb2.DeleteUpstreamCredentialRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token),
     )
 
 
@@ -470,8 +510,9 @@ async def browse(
     page_size: PageSize = schemas.PAGE_SIZE_DEFAULT,
     page_token: PageToken = "",
 ) -> schemas.WantedPage:
-    """Browse the wanted board from the cache (never wakes a workload)."""
-    await visible_wasteland(d, who, wasteland_id)
+    """Browse the wanted board from the cache (never wakes a workload); the caller's own
+    pending posts are included, marked pending."""
+    wasteland = await visible_wasteland(d, who, wasteland_id)
     request = board_pb2.BrowseRequest(
         wasteland_id=wasteland_id,
         status=status or "",
@@ -484,18 +525,15 @@ async def browse(
         else "BROWSE_SORT_UNSPECIFIED",
         page_size=page_size,
         page_token=page_token,
+        viewer_rig_handle=wasteland.my_rig_handle,
     )
     if priority is not None:
         request.priority = priority
     if mine == "true":
-        cred = await d.clients.registry.GetCredential(
-            registry_pb2.GetCredentialRequest(wasteland_id=wasteland_id),
-            **d.clients.opts(who.token),
-        )
-        if not cred.credential.rig_handle:
+        if not wasteland.my_rig_handle:
             # No rig yet: nothing can be posted or claimed by it.
             return schemas.WantedPage(items=[], next_page_token="", synced_at=None, stale=False)
-        request.rig_handle = cred.credential.rig_handle
+        request.rig_handle = wasteland.my_rig_handle
     resp = await d.clients.board.Browse(request, **d.clients.opts(who.token))
     return schemas.WantedPage(
         items=[schemas.wanted_item(i) for i in resp.items],
@@ -509,10 +547,13 @@ async def browse(
 async def count_wanted(
     wasteland_id: WastelandId, who: CallerDep, d: DepsDep
 ) -> schemas.WantedCounts:
-    """How many items are in each status."""
-    await visible_wasteland(d, who, wasteland_id)
+    """How many items are in each status (as the caller's board shows them)."""
+    wasteland = await visible_wasteland(d, who, wasteland_id)
     resp = await d.clients.board.CountWanted(
-        board_pb2.CountWantedRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
+        board_pb2.CountWantedRequest(
+            wasteland_id=wasteland_id, viewer_rig_handle=wasteland.my_rig_handle
+        ),
+        **d.clients.opts(who.token),
     )
     return schemas.wanted_counts(resp.by_status)
 
@@ -522,9 +563,13 @@ async def get_wanted(
     wasteland_id: WastelandId, wanted_id: WantedId, who: CallerDep, d: DepsDep
 ) -> schemas.WantedDetail:
     """One wanted item with its completions and stamps."""
-    await visible_wasteland(d, who, wasteland_id)
+    wasteland = await visible_wasteland(d, who, wasteland_id)
     resp = await d.clients.board.GetWantedItem(
-        board_pb2.GetWantedItemRequest(wasteland_id=wasteland_id, wanted_id=wanted_id),
+        board_pb2.GetWantedItemRequest(
+            wasteland_id=wasteland_id,
+            wanted_id=wanted_id,
+            viewer_rig_handle=wasteland.my_rig_handle,
+        ),
         **d.clients.opts(who.token),
     )
     return schemas.WantedDetail(
@@ -784,8 +829,11 @@ async def sync(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> schemas.OperationResult:
-    """Run `wl sync` for the caller's rig (in wl v0.4.0 remote mode this only confirms that
-    reads are live; it does not update the fork)."""
+    """Bring the caller's fork up to date through the wasteland's upstream credential (a
+    pull request upstream:main → fork:main merged with the caller's own token), remove the
+    caller's `wl/<rig>/*` branches whose pull requests were merged or closed, and refresh
+    the board; ``fork_sync`` says what it did. 400 FAILED_PRECONDITION when the wasteland
+    has no upstream credential."""
     result = await run_action(
         d, who, response, wasteland_id, common_pb2.OPERATION_KIND_SYNC,
         idempotency_key=idempotency_key,
@@ -829,11 +877,24 @@ async def wake_runtime(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) ->
 
 
 # ============================================================================= towns
-@router.post("/v1/wastelands/{wasteland_id}/towns", status_code=201, response_model=schemas.Town)
+@router.post(
+    "/v1/wastelands/{wasteland_id}/towns",
+    status_code=201,
+    response_model=schemas.Town,
+    responses=RUNNING_RESPONSE,
+)
 async def connect_town(
-    wasteland_id: WastelandId, body: schemas.ConnectTownIn, who: CallerDep, d: DepsDep
-) -> schemas.Town:
-    """Connect a Gastown town as an agent rig under the caller's rig."""
+    wasteland_id: WastelandId,
+    body: schemas.ConnectTownIn,
+    who: CallerDep,
+    d: DepsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> schemas.Town | JSONResponse:
+    """Connect a Gastown town as an agent rig under the caller's rig: recorded here, then
+    registered on DoltHub (a ``rigs`` row with ``rig_type=agent`` and a ``rig_links`` row,
+    on a branch of the caller's fork, by pull request, verified like an action). A
+    registration that fails disconnects the town again."""
     resp = await d.clients.registry.ConnectTown(
         registry_pb2.ConnectTownRequest(
             wasteland_id=wasteland_id,
@@ -843,7 +904,40 @@ async def connect_town(
         ),
         **d.clients.opts(who.token, timeout=d.clients.action_timeout),
     )
-    return schemas.town(resp.town)
+    town = schemas.town(resp.town)
+    try:
+        result = await run_action(
+            d,
+            who,
+            response,
+            wasteland_id,
+            common_pb2.OPERATION_KIND_REGISTER_TOWN,
+            args=common_pb2.OperationArgs(
+                town_id=body.town_id, rig_handle=body.rig_handle, owner_email=body.owner_email
+            ),
+            idempotency_key=idempotency_key,
+        )
+    except BaseException:
+        # Refused before it ran (or it failed): the town is not connected after all.
+        await _forget_town(d, who, wasteland_id, body.town_id)
+        raise
+    if result.status == common_pb2.OPERATION_STATUS_RUNNING:
+        return JSONResponse(
+            schemas.operation_result(result).model_dump(mode="json"), status_code=202
+        )
+    town.pull_request_url = result.pull_request_url or None
+    return town
+
+
+async def _forget_town(d: Deps, who: Caller, wasteland_id: str, town_id: str) -> None:
+    try:
+        await d.clients.registry.DisconnectTown(
+            registry_pb2.DisconnectTownRequest(wasteland_id=wasteland_id, town_id=town_id),
+            **d.clients.opts(who.token),
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:  # the executor forgot it already
+            log.warning("disconnecting town %s after a failed registration: %s", town_id, exc)
 
 
 @router.get("/v1/wastelands/{wasteland_id}/towns", response_model=schemas.TownList)

@@ -102,6 +102,7 @@ def wasteland(w: WastelandView) -> Any:
         updated_at=timestamp(w.updated_at),
         my_role=ROLE[w.my_role] if w.my_role else common_pb2.MEMBER_ROLE_UNSPECIFIED,
         dolthub_org=w.dolthub_org,
+        my_rig_handle=w.my_rig_handle,
     )
 
 

@@ -259,7 +259,10 @@ def _due_check(
     cred = credential_row(session, wasteland_id, principal.user_id)
     if cred is None or row.status != "active":
         return None
-    if cred.fork_checked_at is not None and now - cred.fork_checked_at < FORK_CHECK_TTL:
+    # A current fork only falls behind when the upstream moves, so that answer is kept for
+    # a while; "behind" (or unknown) is read again every time, since a sync ends it.
+    fresh = cred.fork_checked_at is not None and now - cred.fork_checked_at < FORK_CHECK_TTL
+    if fresh and cred.fork_behind is False:
         return None
     try:
         token = reveal(cred, keyring)
@@ -287,8 +290,9 @@ async def status_with_fork(
     keyring: Keyring,
     now: Callable[[], datetime],
 ) -> CredentialStatus:
-    """The caller's credential status with ``fork_behind`` read from DoltHub (at most
-    every FORK_CHECK_TTL; the last answer is kept when DoltHub cannot tell now)."""
+    """The caller's credential status with ``fork_behind`` read from DoltHub (a "current"
+    answer is reused for FORK_CHECK_TTL; the last answer is kept when DoltHub cannot tell
+    now)."""
     due = await store.run(sessions, _due_check, principal, wasteland_id, keyring, now())
     if due is not None:
         try:
