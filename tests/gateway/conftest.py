@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from wasteland_common.auth import mint_user_token
 from wasteland_common.settings import DEV_JWT_SECRET
 from wl_gateway.app import create_app, policies_of
@@ -111,6 +112,17 @@ async def api(make_app: AppFactory) -> httpx.AsyncClient:
     """An HTTP client of one gateway app over the fake backends."""
     _, http = await make_app()
     return http
+
+
+def routes_of(app: FastAPI) -> list[tuple[str, str]]:
+    """(METHOD, path) of every route the app serves, however its routers are nested."""
+    return [
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if context.path is not None
+        for method in sorted(context.methods or ())
+        if method != "HEAD"
+    ]
 
 
 def bearer(user: str, **kwargs: Any) -> dict[str, str]:

@@ -25,6 +25,7 @@ from wasteland.v1 import board_pb2, common_pb2, executor_pb2, registry_pb2
 from wasteland_common import enums
 
 from . import schemas
+from .admins import read_only_admins
 from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
 from .bodylimit import BodyLimitMiddleware
 from .clients import GatewayClients
@@ -974,6 +975,8 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Site admins change nothing, whichever route (today's or a later one) they try.
+        dependencies=[Depends(read_only_admins)],
     )
     app.state.deps = Deps(settings=settings, clients=clients, limiter=limiter)
     app.state.token_verifier = TokenVerifier(
