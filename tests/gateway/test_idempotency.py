@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -349,3 +350,25 @@ def test_fingerprints_compare_json_by_content() -> None:
     assert fingerprint("POST", "/v1/x", b"", b"not json") != fingerprint(
         "POST", "/v1/x", b"", b"not  json"
     )
+
+
+async def test_an_oversized_body_with_a_key_is_413(
+    api: httpx.AsyncClient, backends: Backends, alice: dict[str, str]
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(40):
+            yield b"x" * 50_000
+        yield b'"}'
+
+    key = new_key()
+    streamed = await api.post(
+        "/v1/wastelands",
+        headers={**keyed(alice, key), "Content-Type": "application/json"},
+        content=chunks(),
+    )
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["code"] == "OUT_OF_RANGE"
+    # Nothing was claimed: the key is free for a proper request.
+    ok = await api.post("/v1/wastelands", headers=keyed(alice, key), json=CREATE)
+    assert ok.status_code == 201
