@@ -11,8 +11,12 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
+from wasteland_common.settings import DEV_JWT_SECRET
+from wl_gateway.auth import TokenVerifier
 from wl_gateway.idempotency import (
     Claimed,
+    IdempotencyMiddleware,
     IdempotencyStore,
     Mismatch,
     Outcome,
@@ -22,7 +26,7 @@ from wl_gateway.idempotency import (
 )
 
 from .conftest import AppFactory, FakeClock, bearer, routes_of
-from .fakes import Backends, Fault
+from .fakes import AUDIENCE, Backends, Fault
 
 CREATE = {
     "name": "Mine",
@@ -372,3 +376,49 @@ async def test_an_oversized_body_with_a_key_is_413(
     # Nothing was claimed: the key is free for a proper request.
     ok = await api.post("/v1/wastelands", headers=keyed(alice, key), json=CREATE)
     assert ok.status_code == 201
+
+
+async def test_a_result_is_kept_when_the_client_hung_up(db_url: str, clock: FakeClock) -> None:
+    # The work is done once the route answered, whether or not the answer arrived.
+    runs: list[int] = []
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        runs.append(1)
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"n": %d}' % len(runs)})
+
+    store = IdempotencyStore.from_url(db_url, clock)
+    verifier = TokenVerifier(secret=DEV_JWT_SECRET, audience=AUDIENCE, now=clock)
+    app = IdempotencyMiddleware(route, store=store, verifier=verifier, wait_seconds=5)
+    headers = [
+        (b"authorization", bearer("alice")["Authorization"].encode()),
+        (b"idempotency-key", b"k-1"),
+    ]
+    scope: Scope = {
+        "type": "http", "method": "POST", "path": "/v1/things", "query_string": b"",
+        "headers": headers,
+    }  # fmt: skip
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def gone(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("connection reset by peer")
+
+    sent: list[Message] = []
+
+    async def collect(message: Message) -> None:
+        sent.append(message)
+
+    try:
+        with pytest.raises(OSError):
+            await app(scope, receive, gone)
+        await app(scope, receive, collect)
+    finally:
+        store.close()
+    assert runs == [1]
+    assert sent[0]["status"] == 201
+    assert (b"idempotent-replayed", b"true") in sent[0]["headers"]
+    assert sent[1]["body"] == b'{"n": 1}'

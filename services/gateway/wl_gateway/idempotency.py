@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Self
 
 import grpc
 import sqlalchemy as sa
@@ -159,7 +160,7 @@ class IdempotencyStore:
         ttl_seconds: float = 86_400,
         lease_seconds: float = 600,
         migrate: bool = True,
-    ) -> IdempotencyStore:
+    ) -> Self:
         """A store on the database at ``url``, its schema migrated first if asked."""
         engine = db.make_engine(url)
         if migrate:
@@ -186,7 +187,8 @@ class IdempotencyStore:
                     holder=holder,
                     lease_expires_at=now + self.lease,
                     created_at=now,
-                    expires_at=now + self.ttl,
+                    # Never before the lease: a running request keeps its key.
+                    expires_at=now + max(self.ttl, self.lease),
                 )
                 .on_conflict_do_nothing(index_elements=[table.c.user_id, table.c.idempotency_key])
                 .returning(table.c.holder)
@@ -390,6 +392,7 @@ class IdempotencyMiddleware:
             return await receive()
 
         async def capture(message: Message) -> None:
+            # Recorded before it is sent: a client that hung up does not undo the work.
             nonlocal status, complete
             if message["type"] == "http.response.start":
                 status = int(message["status"])
@@ -402,25 +405,34 @@ class IdempotencyMiddleware:
                 complete = not message.get("more_body", False)
             await send(message)
 
-        stored = False
         try:
             await self.app(scope, replay_body, capture)
-            if complete and 200 <= status < 300:
-                stored = await asyncio.to_thread(
-                    self.store.finish,
-                    user_id,
-                    key,
-                    holder,
-                    status=status,
-                    headers=headers,
-                    body=b"".join(chunks),
-                )
         finally:
-            if not stored:
-                await asyncio.shield(asyncio.to_thread(self.store.release, user_id, key, holder))
-            finished.set()
-            if self._finished.get(slot) is finished:
-                del self._finished[slot]
+            try:
+                succeeded = complete and 200 <= status < 300
+                answer = (status, headers, b"".join(chunks)) if succeeded else None
+                await asyncio.shield(self._settle(user_id, key, holder, answer))
+            finally:
+                finished.set()
+                if self._finished.get(slot) is finished:
+                    del self._finished[slot]
+
+    async def _settle(self, user_id: str, key: str, holder: str, answer: Answer | None) -> None:
+        """Remember ``answer`` for the key, or give the key up when there is none (or it
+        cannot be stored: then a retry runs again, as after an error)."""
+        try:
+            if answer is not None:
+                status, headers, body = answer
+                stored = await asyncio.to_thread(
+                    self.store.finish, user_id, key, holder,
+                    status=status, headers=headers, body=body,
+                )  # fmt: skip
+                if stored:
+                    return
+            await asyncio.to_thread(self.store.release, user_id, key, holder)
+        except sa.exc.SQLAlchemyError:
+            # The lease frees the key later; the response itself was already sent.
+            log.warning("settling an idempotency key failed", exc_info=True)
 
     async def _maybe_purge(self) -> None:
         now = asyncio.get_running_loop().time()
