@@ -7,13 +7,16 @@ on PostgreSQL.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from devstack.demo import ensure_demo_wasteland
 from devstack.stack import Stack
+from wasteland_common.auth import mint_user_token
 from wasteland_common.dolthub.sql import bind
 from wasteland_common.settings import DEV_JWT_SECRET
 
@@ -164,3 +167,76 @@ def test_make_run_demo_wasteland(stack: Stack) -> None:
     status = api.get(f"/v1/wastelands/{first}/credential").json()
     assert status["connected"] is True
     assert status["dolthub_org"] == "alice"
+
+
+def test_promises_of_the_api(stack: Stack) -> None:
+    """Idempotent create, read-only site admins, permission before preconditions and
+    strictly typed JWT claims, through the real services."""
+    api = httpx.Client(base_url=stack.gateway.url, timeout=60)
+    alice = auth("alice")
+    body = {
+        "name": "Promises",
+        "owner": {"type": "user"},
+        "visibility": "public",
+        "upstream": "hop/wl-commons",
+    }
+    key = str(uuid.uuid4())
+    first = api.post("/v1/wastelands", headers={**alice, "Idempotency-Key": key}, json=body)
+    repeat = api.post("/v1/wastelands", headers={**alice, "Idempotency-Key": key}, json=body)
+    assert first.status_code == repeat.status_code == 201, repeat.text
+    assert repeat.json()["wasteland_id"] == first.json()["wasteland_id"]
+    wid = first.json()["wasteland_id"]
+    mine = api.get("/v1/wastelands", headers=alice, params={"page_size": 200}).json()
+    assert sum(w["name"] == "Promises" for w in mine["wastelands"]) == 1
+    reused = api.post(
+        "/v1/wastelands", headers={**alice, "Idempotency-Key": key}, json={**body, "name": "X"}
+    )
+    assert reused.status_code == 400
+    assert reused.json()["error"]["details"][0]["field"] == "Idempotency-Key"
+
+    # A site admin reads the wasteland and changes nothing.
+    root = {
+        "Authorization": "Bearer " + mint_user_token("root", secret=DEV_JWT_SECRET, is_admin=True)
+    }
+    assert api.get(f"/v1/wastelands/{wid}", headers=root).json()["my_role"] == "viewer"
+    refused = [
+        api.post(f"/v1/wastelands/{wid}/join", headers=root, json={}),
+        api.post(f"/v1/wastelands/{wid}/runtime:wake", headers=root),
+        api.put(
+            f"/v1/wastelands/{wid}/credential",
+            headers=root,
+            json={"dolthub_token": BOB_TOKEN, "dolthub_org": "bob"},
+        ),
+        api.patch(f"/v1/wastelands/{wid}", headers=root, json={"name": "Mine now"}),
+    ]
+    for resp in refused:
+        assert resp.status_code == 403, resp.text
+        assert resp.json()["error"]["code"] == "PERMISSION_DENIED"
+
+    # A contributor without a credential may not accept: 403 before "connect DoltHub first".
+    added = api.post(
+        f"/v1/wastelands/{wid}/members",
+        headers=alice,
+        json={"user_id": "carol", "role": "contributor", "trust_level": 1},
+    )
+    assert added.status_code == 201, added.text
+    carol = auth("carol")
+    accept = api.post(
+        f"/v1/wastelands/{wid}/wanted/w-demo-001/accept",
+        headers=carol,
+        json={"quality": 4, "reliability": 4},
+    )
+    assert accept.status_code == 403, accept.text
+    claim = api.post(f"/v1/wastelands/{wid}/wanted/w-demo-001/claim", headers=carol)
+    assert claim.status_code == 400, claim.text
+    assert "connect DoltHub first" in claim.json()["error"]["message"]
+
+    # A string where the JWT needs a boolean is an invalid token, not an admin.
+    now = int(time.time())
+    stringly = jwt.encode(
+        {"version": 3, "kiloUserId": "root", "isAdmin": "yes", "iat": now, "exp": now + 600},
+        DEV_JWT_SECRET,
+        algorithm="HS256",
+    )
+    resp = api.get(f"/v1/wastelands/{wid}", headers={"Authorization": f"Bearer {stringly}"})
+    assert resp.status_code == 401

@@ -8,6 +8,7 @@ into the next call of a method.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,9 @@ class Common:
     faults: dict[str, Fault] = field(default_factory=dict)
     request_ids: list[str] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
+    # A call of a gated method signals ``entered[method]`` and waits for its gate.
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    entered: dict[str, asyncio.Event] = field(default_factory=dict)
 
     async def enter(
         self, method: str, context: grpc.aio.ServicerContext, *, user: bool = True
@@ -69,6 +73,10 @@ class Common:
         identity = self.authn.identify(metadata)
         identity.require_service("gateway")
         principal = identity.require_user() if user else identity.principal
+        gate = self.gates.get(method)
+        if gate is not None:
+            self.entered.setdefault(method, asyncio.Event()).set()
+            await gate.wait()
         fault = self.faults.pop(method, None)
         if fault is not None:
             if fault.error is not None:

@@ -25,10 +25,12 @@ from wasteland.v1 import board_pb2, common_pb2, executor_pb2, registry_pb2
 from wasteland_common import enums
 
 from . import schemas
+from .admins import read_only_admins
 from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
 from .bodylimit import BodyLimitMiddleware
 from .clients import GatewayClients
 from .errors import ApiError, code_by_name, install
+from .idempotency import IdempotencyMiddleware, IdempotencyStore
 from .ratelimit import Clock, Operation, Policy, RateLimiter
 from .requestid import RequestIdMiddleware
 from .settings import GatewaySettings
@@ -75,7 +77,10 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         max_length=200,
         pattern=schemas.IDEMPOTENCY_KEY_PATTERN,
-        description="A repeat with the same key and body returns the first result",
+        description=(
+            "A repeat with the same key and body returns the first result; the same key"
+            " with a different body is 400"
+        ),
     ),
 ]
 
@@ -1020,9 +1025,11 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             description="The public HTTP API of Hosted Wasteland (design/api.md).",
             routes=app.routes,
         )
-        for path_item in doc.get("paths", {}).values():
-            for operation in path_item.values():
+        for path, path_item in doc.get("paths", {}).items():
+            for method, operation in path_item.items():
                 operation.get("responses", {}).pop("422", None)
+                if method.upper() in IDEMPOTENT_METHODS and path.startswith("/v1/"):
+                    _document_idempotency_key(operation)
         schemas_section = doc.get("components", {}).get("schemas", {})
         schemas_section.pop("HTTPValidationError", None)
         schemas_section.pop("ValidationError", None)
@@ -1030,6 +1037,32 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         return doc
 
     return build
+
+
+IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "DELETE"})
+IDEMPOTENCY_KEY_DOC: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A repeat by the same user with the same key and the same request returns the first"
+        " (successful) result without doing the work again (`Idempotent-Replayed: true`);"
+        " the same key with a different request is 400. Keys expire after"
+        " IDEMPOTENCY_TTL_SECONDS (24 h by default)."
+    ),
+    "schema": {"type": "string", "maxLength": 200, "pattern": schemas.IDEMPOTENCY_KEY_PATTERN},
+}
+
+
+def _document_idempotency_key(operation: dict[str, Any]) -> None:
+    """Every POST, PUT and DELETE honours the header (the middleware does), so each one
+    documents it, whether or not its handler reads it."""
+    params = operation.setdefault("parameters", [])
+    for param in params:
+        if param.get("in") == "header" and param.get("name", "").lower() == "idempotency-key":
+            param["description"] = IDEMPOTENCY_KEY_DOC["description"]
+            return
+    params.append(dict(IDEMPOTENCY_KEY_DOC))
 
 
 def policies_of(settings: GatewaySettings) -> dict[str, Policy]:
@@ -1043,17 +1076,35 @@ def policies_of(settings: GatewaySettings) -> dict[str, Policy]:
     }
 
 
+def longest_request_seconds(settings: GatewaySettings) -> float:
+    """The longest a request can keep the gateway busy: its slowest backend deadline,
+    twice (a delete stops the runtime after the registry call)."""
+    return 2 * max(
+        settings.provision_timeout_seconds,
+        settings.action_timeout_seconds,
+        settings.rpc_timeout_seconds,
+    )
+
+
+def idempotency_lease_seconds(settings: GatewaySettings) -> float:
+    """How long a running request holds its Idempotency-Key before another replica may
+    presume it dead and run the request itself: well past any request's deadline."""
+    return 2 * longest_request_seconds(settings) + 60
+
+
 def create_app(
     settings: GatewaySettings,
     clients: GatewayClients,
     *,
     limiter: RateLimiter | None = None,
+    idempotency: IdempotencyStore | None = None,
     clock: Clock = time.time,
 ) -> FastAPI:
     """The gateway application over ``clients``.
 
-    ``limiter`` defaults to counters in ``settings.database_url`` (migrated when
-    ``MIGRATE_ON_START``); ``clock`` drives rate-limit windows and token expiry.
+    ``limiter`` and ``idempotency`` default to tables in ``settings.database_url``
+    (migrated when ``MIGRATE_ON_START``); ``clock`` drives rate-limit windows, token
+    expiry and idempotency-key expiry.
     """
     if limiter is None:
         limiter = RateLimiter.from_url(
@@ -1068,7 +1119,18 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Site admins change nothing, whichever route (today's or a later one) they try.
+        dependencies=[Depends(read_only_admins)],
     )
+    if idempotency is None:
+        idempotency = IdempotencyStore.from_url(
+            settings.database_url,
+            clock,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            lease_seconds=idempotency_lease_seconds(settings),
+            migrate=settings.migrate_on_start,
+        )
+    app.state.idempotency = idempotency
     app.state.deps = Deps(settings=settings, clients=clients, limiter=limiter)
     app.state.token_verifier = TokenVerifier(
         secret=settings.kilo_jwt_secret.get_secret_value(),
@@ -1079,6 +1141,14 @@ def create_app(
     app.include_router(service_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install(app, precheck=precheck)
+    # Inside CORS and the body limit, outside the exception handlers: a replayed answer
+    # gets CORS headers, and the middleware sees error responses like any other.
+    app.add_middleware(
+        IdempotencyMiddleware,
+        store=idempotency,
+        verifier=app.state.token_verifier,
+        wait_seconds=longest_request_seconds(settings) + 10,
+    )
     if origins := settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

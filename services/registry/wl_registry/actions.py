@@ -71,19 +71,27 @@ def authorize(
 
     NOT_FOUND when it is invisible; PERMISSION_DENIED for readers who may not act;
     FAILED_PRECONDITION when it is not active or the caller has no credential.
+    Permission is decided before any precondition: a caller who may not run ``kind``
+    hears so even without a credential (connecting would not change the answer).
     """
     row, access = access_to(session, principal, wasteland_id)
     ownership.require(
         ownership.can_connect(access), "site admins may read this wasteland but not act in it"
     )
+    ownership.require(ownership.can_take_part(access), "only members may act in this wasteland")
+    if kind in MAINTAINER_KINDS:
+        # Connecting makes a reader a contributor at most, never a maintainer.
+        ownership.require(
+            access.is_member and access.at_least("maintainer"),
+            f"only maintainers and owners may {kind}",
+        )
     if row.status != "active":
         raise errors.FailedPrecondition("the wasteland is not active")
     credential = credential_row(session, wasteland_id, principal.user_id)
     if credential is None:
         raise errors.FailedPrecondition(CONNECT_FIRST)
+    # Connecting made the caller a member; a credential without a membership is stale.
     ownership.require(access.is_member, "only members may act in this wasteland")
-    if kind in MAINTAINER_KINDS:
-        ownership.require(access.at_least("maintainer"), f"only maintainers and owners may {kind}")
     try:
         token = reveal(credential, keyring)
     except crypto.DecryptionError:

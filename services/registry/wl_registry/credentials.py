@@ -308,8 +308,12 @@ async def status_with_fork(
 
 
 def delete(session: Session, principal: Principal, wasteland_id: str) -> None:
-    """Erase the caller's credential (nothing happens when there is none)."""
-    access_to(session, principal, wasteland_id)
+    """Erase the caller's credential (nothing happens when there is none); a site admin
+    without a membership changes nothing here either."""
+    _, access = access_to(session, principal, wasteland_id)
+    ownership.require(
+        ownership.can_connect(access), "site admins may read this wasteland but not change it"
+    )
     session.execute(
         sa.delete(CredentialRow).where(
             CredentialRow.wasteland_id == wasteland_id,

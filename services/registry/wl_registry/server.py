@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -16,7 +17,7 @@ from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
 
-from . import crypto, wastelands
+from . import crypto, retention, wastelands
 from .board import BoardNotifier, GrpcBoard
 from .credentials import TokenValidator, dolthub_fork_checker, dolthub_validator
 from .servicer import RegistryDeps, RegistryServicer
@@ -50,6 +51,10 @@ class RegistrySettings(CommonSettings):
     # A delete waits this long for the executor to stop the wasteland's workload.
     executor_call_timeout_seconds: float = Field(
         default=30.0, gt=0, alias="EXECUTOR_CALL_TIMEOUT_SECONDS"
+    )
+    # How often deleted wastelands' member data past the 30-day retention is erased.
+    purge_interval_seconds: float = Field(
+        default=retention.DEFAULT_INTERVAL_SECONDS, gt=0, alias="PURGE_INTERVAL_SECONDS"
     )
     grpc_port: int = Field(default=7401, ge=0, le=65535, alias="GRPC_PORT")
 
@@ -109,9 +114,6 @@ async def build_and_start(
     )
     if stale:
         log.warning("marked %d interrupted provisioning(s) as failed", stale)
-    purged = await db.run_in_session(sessions, wastelands.purge_deleted, db.utcnow())
-    if purged:
-        log.info("purged the member data of %d deleted wasteland(s)", purged)
 
     owns_client = dolthub_client is None
     client = dolthub_client or dolthub.DoltHubClient(settings.dolthub_api_url)
@@ -156,8 +158,18 @@ async def build_and_start(
         workloads=workloads,
     )
     running = await start_server(deps, host=settings.grpc_host, port=settings.grpc_port)
+    # The first pass runs at once, then one every PURGE_INTERVAL_SECONDS.
+    purging = asyncio.create_task(
+        retention.run_schedule(
+            sessions, interval_seconds=settings.purge_interval_seconds, now=db.utcnow
+        ),
+        name="registry-purge",
+    )
 
     async def cleanup() -> None:
+        purging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purging
         await channels.close()
         if owns_client:
             await client.aclose()

@@ -126,13 +126,13 @@ def list_towns(session: Session, principal: Principal, wasteland_id: str) -> lis
 def disconnect(session: Session, principal: Principal, wasteland_id: str, town_id: str) -> None:
     """Disconnect a town (whoever connected it, or a maintainer or owner)."""
     _, access = access_to(session, principal, wasteland_id, for_update=True)
+    refusal = "only whoever connected the town, maintainers and owners may disconnect it"
+    ownership.require(access.is_member, refusal)
     row = session.get(TownRow, (wasteland_id, town_id))
     if row is None:
         raise errors.NotFound("town not found")
     ownership.require(
-        access.is_member
-        and (row.connected_by == principal.user_id or access.at_least("maintainer")),
-        "only whoever connected the town, maintainers and owners may disconnect it",
+        row.connected_by == principal.user_id or access.at_least("maintainer"), refusal
     )
     session.delete(row)
 
