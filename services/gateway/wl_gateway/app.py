@@ -960,7 +960,8 @@ async def list_towns(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) -> s
 async def disconnect_town(
     wasteland_id: WastelandId, town_id: TownId, who: CallerDep, d: DepsDep
 ) -> None:
-    """Disconnect a town."""
+    """Disconnect a town from the service. Its agent rig stays registered on the commons
+    (removing a rig from DoltHub is the commons maintainers' decision)."""
     await d.clients.registry.DisconnectTown(
         registry_pb2.DisconnectTownRequest(wasteland_id=wasteland_id, town_id=town_id),
         **d.clients.opts(who.token),
