@@ -196,7 +196,12 @@ async def find_member(d: Deps, who: Caller, wasteland_id: str) -> Any | None:
 async def create_wasteland(
     body: schemas.CreateWastelandIn, who: CallerDep, d: DepsDep
 ) -> schemas.Wasteland:
-    """Create a wasteland (provisioned from the template, or joined to ``upstream``)."""
+    """Create a wasteland joined to ``upstream``, or with a new commons provisioned from
+    the template with the creator's DoltHub credential (``dolthub_token`` here, else the
+    one they connected last) in ``dolthub_org`` (default: that credential's org). The
+    creator's credential becomes the wasteland's upstream credential and their rig is
+    registered on the new commons. ``status`` is ``provisioning`` until it is done (the
+    call waits a while for it), then ``active`` or ``failed`` with ``status_reason``."""
     request = registry_pb2.CreateWastelandRequest(
         name=body.name,
         owner=common_pb2.Owner(
@@ -207,9 +212,23 @@ async def create_wasteland(
         visibility=enums.require_number(common_pb2.Visibility, body.visibility),
         upstream=body.upstream or "",
         dolthub_org=body.dolthub_org or "",
+        dolthub_token=body.dolthub_token or "",
     )
     resp = await d.clients.registry.CreateWasteland(
         request, **d.clients.opts(who.token, timeout=d.settings.provision_timeout_seconds)
+    )
+    return schemas.wasteland(resp.wasteland)
+
+
+@router.post("/v1/wastelands/{wasteland_id}/provisioning:retry", response_model=schemas.Wasteland)
+async def retry_provisioning(
+    wasteland_id: WastelandId, who: CallerDep, d: DepsDep
+) -> schemas.Wasteland:
+    """Run the provisioning of a ``failed`` wasteland again (its owners); every step
+    tolerates having been done before."""
+    resp = await d.clients.registry.RetryProvisioning(
+        registry_pb2.RetryProvisioningRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token, timeout=d.settings.provision_timeout_seconds),
     )
     return schemas.wasteland(resp.wasteland)
 
