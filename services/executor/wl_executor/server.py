@@ -91,7 +91,7 @@ def make_runtime(settings: ExecutorSettings) -> Runtime:
             host="127.0.0.1",
             start_timeout=settings.control_server_start_timeout_seconds,
             stop_grace=settings.control_server_stop_grace_seconds,
-            extra_env={"OTEL_TRACES_EXPORTER": settings.otel_traces_exporter},
+            extra_env=telemetry.TraceExport.from_settings(settings).environment(),
         )
     )
 
@@ -199,6 +199,8 @@ async def _serve(settings: ExecutorSettings) -> None:
         name="executor",
         host=settings.grpc_host,
         grace=settings.shutdown_grace_seconds,
+        metrics_port=settings.metrics_port,
+        metrics_host=settings.metrics_host,
         on_stop=cleanup,
     )
 
@@ -207,7 +209,7 @@ def main() -> None:
     """Console script ``wl-executor``."""
     settings = ExecutorSettings()
     logs.configure("executor", settings.log_level, settings.log_format)
-    telemetry.configure("executor", settings.otel_traces_exporter)
+    telemetry.configure("executor", settings)
     asyncio.run(_serve(settings))
 
 

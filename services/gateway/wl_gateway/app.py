@@ -29,6 +29,8 @@ from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
 from .bodylimit import BodyLimitMiddleware
 from .clients import GatewayClients
 from .errors import ApiError, code_by_name, install
+from .httpmetrics import HttpMetricsMiddleware
+from .httpmetrics import router as metrics_router
 from .ratelimit import Clock, Operation, Policy, RateLimiter
 from .requestid import RequestIdMiddleware
 from .settings import GatewaySettings
@@ -983,6 +985,8 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(service_router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install(app, precheck=precheck)
     if origins := settings.cors_origin_list:
@@ -995,6 +999,8 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Added last, so it is the outermost: every response, errors included, has the id.
+    # Outside the handlers and the body limit: every response, errors included, has the id.
     app.add_middleware(RequestIdMiddleware)
+    # Outside even that, so the last-resort 500 is counted too.
+    app.add_middleware(HttpMetricsMiddleware)
     return app

@@ -21,6 +21,7 @@ from urllib.parse import quote as _url_quote
 import httpx
 from pydantic import SecretStr
 
+from .. import metrics
 from . import _wire
 from ._secret import SecretToken
 from .errors import (
@@ -167,7 +168,13 @@ class DoltHubClient:
             segments = (owner, db, ref)
         what = f"read {owner}/{db}@{ref or '<default>'}"
         response = await self._send(
-            "GET", _path(*segments), what, params={"q": sql}, safe=True, anonymous_fallback=True
+            "read",
+            "GET",
+            _path(*segments),
+            what,
+            params={"q": sql},
+            safe=True,
+            anonymous_fallback=True,
         )
         body = self._body_or_raise(response, what, sql=True)
         if _wire.envelope_status(body) == "error":
@@ -225,7 +232,12 @@ class DoltHubClient:
         """Whether ``owner/db`` exists and is visible to this identity (or anonymously)."""
         what = f"exists {owner}/{db}"
         response = await self._send(
-            "GET", _path(owner, db, "main"), what, safe=True, anonymous_fallback=True
+            "database_exists",
+            "GET",
+            _path(owner, db, "main"),
+            what,
+            safe=True,
+            anonymous_fallback=True,
         )
         status = response.status_code
         if 200 <= status < 300:
@@ -244,7 +256,12 @@ class DoltHubClient:
             raise Unauthorized("no DoltHub token to validate")
         what = f"validate token on {owner}/{db}"
         response = await self._send(
-            "GET", _path(owner, db, "main"), what, params={"q": "SELECT 1"}, safe=True
+            "validate_token",
+            "GET",
+            _path(owner, db, "main"),
+            what,
+            params={"q": "SELECT 1"},
+            safe=True,
         )
         status = response.status_code
         if 200 <= status < 300:
@@ -291,6 +308,7 @@ class DoltHubClient:
             else:
                 params = {"q": sql}
         response = await self._send(
+            "write",
             "POST",
             _path(owner, db, "write", from_branch, to_branch),
             what,
@@ -315,6 +333,7 @@ class DoltHubClient:
         self, owner: str, db: str, operation: str, what: str, *, merge: bool
     ) -> WriteResult | None:
         response = await self._send(
+            "write_status",
             "GET",
             _path(owner, db, "write"),
             what,
@@ -362,7 +381,9 @@ class DoltHubClient:
             "visibility": visibility,
             "description": description,
         }
-        response = await self._send("POST", "database", what, json=payload, safe=False)
+        response = await self._send(
+            "create_database", "POST", "database", what, json=payload, safe=False
+        )
         text = response.text
         duplicate = "duplicate" in text.lower() or "already exists" in text.lower()
         if response.status_code >= 400 or _envelope_failed(text):
@@ -385,7 +406,7 @@ class DoltHubClient:
             "parentOwnerName": parent_owner,
             "parentDatabaseName": parent_db,
         }
-        response = await self._send("POST", "fork", what, json=payload, safe=False)
+        response = await self._send("fork", "POST", "fork", what, json=payload, safe=False)
         text = response.text
         if response.status_code >= 400 or _envelope_failed(text):
             lowered = text.lower()
@@ -419,6 +440,7 @@ class DoltHubClient:
 
     async def _poll_fork(self, operation: str, what: str) -> bool | None:
         response = await self._send(
+            "fork_status",
             "GET",
             "fork",
             what,
@@ -462,7 +484,7 @@ class DoltHubClient:
         }
         # Idempotent thanks to the "already exists" rule, so safe to retry.
         response = await self._send(
-            "POST", _path(owner, db, "branches"), what, json=payload, safe=True
+            "create_branch", "POST", _path(owner, db, "branches"), what, json=payload, safe=True
         )
         text = response.text
         if response.status_code >= 400 or _envelope_failed(text):
@@ -474,14 +496,21 @@ class DoltHubClient:
         """Every branch name of ``owner/db``."""
         what = f"list branches {owner}/{db}"
         response = await self._send(
-            "GET", _path(owner, db, "branches"), what, safe=True, anonymous_fallback=True
+            "list_branches",
+            "GET",
+            _path(owner, db, "branches"),
+            what,
+            safe=True,
+            anonymous_fallback=True,
         )
         return _wire.parse_branches(self._body_or_raise(response, what))
 
     async def delete_branch(self, owner: str, db: str, branch: str) -> None:
         """Delete ``branch``; raises NotFound when it (or the database) does not exist."""
         what = f"delete branch {owner}/{db}:{branch}"
-        response = await self._send("DELETE", _path(owner, db, "branches", branch), what, safe=True)
+        response = await self._send(
+            "delete_branch", "DELETE", _path(owner, db, "branches", branch), what, safe=True
+        )
         if response.status_code in (404, 405) and _wire.json_object(response.text) is None:
             # No REST delete route on this server: use Dolt's procedure through a write.
             await self.write(owner, db, "main", "main", bind("CALL DOLT_BRANCH('-D', ?)", branch))
@@ -519,7 +548,7 @@ class DoltHubClient:
             "toBranchName": to_branch,
         }
         response = await self._send(
-            "POST", _path(owner, db, "pulls"), what, json=payload, safe=False
+            "create_pull", "POST", _path(owner, db, "pulls"), what, json=payload, safe=False
         )
         body = self._body_or_raise(response, what)
         pull_id = _wire.pull_id_of(body)
@@ -543,7 +572,12 @@ class DoltHubClient:
         """One pull request of ``owner/db`` in detail."""
         what = f"get pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "GET", _path(owner, db, "pulls", pull_id), what, safe=True, anonymous_fallback=True
+            "get_pull",
+            "GET",
+            _path(owner, db, "pulls", pull_id),
+            what,
+            safe=True,
+            anonymous_fallback=True,
         )
         body = self._body_or_raise(response, what)
         return _wire.parse_pull(body, owner=owner, db=db, pull_id=pull_id)
@@ -557,6 +591,7 @@ class DoltHubClient:
         for _ in range(_MAX_PULL_PAGES):
             params = {"pageToken": token} if token else None
             response = await self._send(
+                "list_pulls",
                 "GET",
                 _path(owner, db, "pulls"),
                 what,
@@ -577,7 +612,12 @@ class DoltHubClient:
         """Close a pull request without merging it."""
         what = f"close pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "PATCH", _path(owner, db, "pulls", pull_id), what, json={"state": "closed"}, safe=True
+            "close_pull",
+            "PATCH",
+            _path(owner, db, "pulls", pull_id),
+            what,
+            json={"state": "closed"},
+            safe=True,
         )
         self._body_or_raise(response, what)
 
@@ -585,6 +625,7 @@ class DoltHubClient:
         """Add a comment to a pull request."""
         what = f"comment on pull {owner}/{db}#{pull_id}"
         response = await self._send(
+            "comment_pull",
             "POST",
             _path(owner, db, "pulls", pull_id, "comments"),
             what,
@@ -601,7 +642,7 @@ class DoltHubClient:
         """
         what = f"merge pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "POST", _path(owner, db, "pulls", pull_id, "merge"), what, safe=False
+            "merge_pull", "POST", _path(owner, db, "pulls", pull_id, "merge"), what, safe=False
         )
         if response.status_code >= 400 or _envelope_failed(response.text):
             error = self._error(response.status_code, response.text, what)
@@ -636,6 +677,7 @@ class DoltHubClient:
         self, owner: str, db: str, pull_id: str, operation: str, what: str
     ) -> bool | None:
         response = await self._send(
+            "merge_status",
             "GET",
             _path(owner, db, "pulls", pull_id, "merge"),
             what,
@@ -665,6 +707,7 @@ class DoltHubClient:
 
     async def _send(
         self,
+        call: str,
         method: str,
         path: str,
         what: str,
@@ -675,6 +718,47 @@ class DoltHubClient:
         anonymous_fallback: bool = False,
         policy: RetryPolicy | None = None,
         quiet: bool = False,
+    ) -> httpx.Response:
+        """Send one logical request (see :meth:`_send_with_retries`) and count it in the
+        DoltHub metrics under ``call`` (a fixed name per client method) with its outcome
+        and duration, retries included. Every DoltHub request goes through here."""
+        started = self._clock()
+        status: int | None = None
+        try:
+            response = await self._send_with_retries(
+                call,
+                method,
+                path,
+                what,
+                params=params,
+                json=json,
+                safe=safe,
+                anonymous_fallback=anonymous_fallback,
+                policy=policy,
+                quiet=quiet,
+            )
+        except DoltHubError as exc:
+            status = exc.status
+            raise
+        else:
+            status = response.status_code
+            return response
+        finally:
+            metrics.record_dolthub_call(call, status, self._clock() - started)
+
+    async def _send_with_retries(
+        self,
+        call: str,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        params: dict[str, str] | None,
+        json: Any,
+        safe: bool,
+        anonymous_fallback: bool,
+        policy: RetryPolicy | None,
+        quiet: bool,
     ) -> httpx.Response:
         """Send one logical request, retrying where that cannot repeat an effect.
 
@@ -710,6 +794,7 @@ class DoltHubClient:
                 delay = self._delay(policy, attempt, None, start, slept) if retryable else None
                 if delay is not None:
                     self._log_retry(method, path, reason, attempt, policy, delay)
+                    metrics.DOLTHUB_RETRIES.labels(call).inc()
                     await self._sleep(delay)
                     slept += delay
                     continue
@@ -735,6 +820,7 @@ class DoltHubClient:
                 delay = self._delay(policy, attempt, retry_after, start, slept)
                 if delay is not None:
                     self._log_retry(method, path, f"HTTP {status}", attempt, policy, delay)
+                    metrics.DOLTHUB_RETRIES.labels(call).inc()
                     await self._sleep(delay)
                     slept += delay
                     continue
