@@ -3,6 +3,7 @@ client's calls by outcome."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -41,10 +42,22 @@ async def _count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIter
         yield str(i).encode()
 
 
+STREAM_ENDED = asyncio.Event()
+
+
+async def _forever(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    try:
+        yield b"first"
+        await asyncio.Event().wait()
+    finally:
+        STREAM_ENDED.set()
+
+
 def _register(server: grpc.aio.Server) -> None:
     handlers = {
         "Say": grpc.unary_unary_rpc_method_handler(_echo),
         "Count": grpc.unary_stream_rpc_method_handler(_count),
+        "Forever": grpc.unary_stream_rpc_method_handler(_forever),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
@@ -129,6 +142,19 @@ async def test_server_streams_are_counted_when_they_end(channel: grpc.aio.Channe
         )
         == started + 1
     )
+
+
+async def test_a_stream_the_client_cancels_counts_as_cancelled(
+    channel: grpc.aio.Channel,
+) -> None:
+    before = handled("Forever", "CANCELLED", kind="server_stream")
+    STREAM_ENDED.clear()
+    call = channel.unary_stream(f"/{SERVICE}/Forever")(b"", timeout=30)
+    assert await call.read() == b"first"
+    call.cancel()
+    # The handler's finally runs, then (with no await in between) the interceptor's.
+    await asyncio.wait_for(STREAM_ENDED.wait(), timeout=30)
+    assert handled("Forever", "CANCELLED", kind="server_stream") == before + 1
 
 
 def test_the_listener_serves_the_registry_and_frees_its_port() -> None:

@@ -15,6 +15,7 @@ Labels never carry ids, names or paths with ids in them, so cardinality stays bo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -151,11 +152,11 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         service, method = _split_method(handler_call_details.method)
 
-        def finish(kind: str, context: Any, started: float, failed: bool) -> None:
-            default = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
-            code = _code_name(context, default)
-            if code == "OK" and failed:
-                code = default.name
+        def finish(kind: str, context: Any, started: float, ended: grpc.StatusCode) -> None:
+            # The code the handler or an inner interceptor set wins over how it ended.
+            code = _code_name(context, ended)
+            if code == "OK" and ended != grpc.StatusCode.OK:
+                code = str(ended.name)
             GRPC_SERVER_HANDLED.labels(kind, service, method, code).inc()
             GRPC_SERVER_HANDLING_SECONDS.labels(kind, service, method).observe(
                 time.perf_counter() - started
@@ -167,13 +168,16 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 GRPC_SERVER_STARTED.labels("unary", service, method).inc()
                 started = time.perf_counter()
-                failed = True
+                ended = grpc.StatusCode.UNKNOWN
                 try:
                     result = await inner_unary(request, context)
-                    failed = False
+                    ended = grpc.StatusCode.OK
                     return result
+                except asyncio.CancelledError:
+                    ended = grpc.StatusCode.CANCELLED
+                    raise
                 finally:
-                    finish("unary", context, started, failed)
+                    finish("unary", context, started, ended)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary,
@@ -186,13 +190,16 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 GRPC_SERVER_STARTED.labels("server_stream", service, method).inc()
                 started = time.perf_counter()
-                failed = True
+                ended = grpc.StatusCode.UNKNOWN
                 try:
                     async for item in inner_stream(request, context):
                         yield item
-                    failed = False
+                    ended = grpc.StatusCode.OK
+                except asyncio.CancelledError:
+                    ended = grpc.StatusCode.CANCELLED
+                    raise
                 finally:
-                    finish("server_stream", context, started, failed)
+                    finish("server_stream", context, started, ended)
 
             return grpc.unary_stream_rpc_method_handler(
                 stream,
