@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # Hosted Wasteland images: one target per service, all built from this one file.
 #
 #   gateway, registry, board-sync, executor   the Python services (uv.lock, --no-dev)
@@ -55,7 +54,7 @@ RUN python3 -m venv /opt/uv \
  && ln -s /opt/uv/bin/uv /usr/local/bin/uv
 ARG SOURCE_DATE_EPOCH=0
 # SOURCE_DATE_EPOCH makes the compiled bytecode hash-checked, hence reproducible.
-ENV UV_FROZEN=1 UV_NO_DEV=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy \
+ENV UV_FROZEN=1 UV_NO_DEV=1 UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never UV_PYTHON=python3.11 UV_PROJECT_ENVIRONMENT=/app/.venv \
     SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH} SITE=/app/.venv/lib/python3.11/site-packages
 WORKDIR /src
@@ -78,55 +77,55 @@ COPY devtools/devstack/pyproject.toml devtools/devstack/
 # they are removed so the layer is the same bytes on every build.
 FROM build AS venv-gateway
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-install-workspace --package wl-gateway
+    uv sync --compile-bytecode --no-install-workspace --package wl-gateway
 COPY libs/wasteland-common libs/wasteland-common
 COPY services/gateway services/gateway
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-editable --no-compile-bytecode --package wl-gateway \
+    uv sync --no-editable --package wl-gateway \
  && /app/.venv/bin/python -m compileall -q -j 0 --invalidation-mode checked-hash $SITE/wasteland \
       $SITE/wasteland_common $SITE/wl_gateway \
  && find /app/.venv -name uv_cache.json -delete -o -path '*.dist-info/RECORD' -delete
 
 FROM build AS venv-registry
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-install-workspace --package wl-registry
+    uv sync --compile-bytecode --no-install-workspace --package wl-registry
 COPY libs/wasteland-common libs/wasteland-common
 COPY services/registry services/registry
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-editable --no-compile-bytecode --package wl-registry \
+    uv sync --no-editable --package wl-registry \
  && /app/.venv/bin/python -m compileall -q -j 0 --invalidation-mode checked-hash $SITE/wasteland \
       $SITE/wasteland_common $SITE/wl_registry \
  && find /app/.venv -name uv_cache.json -delete -o -path '*.dist-info/RECORD' -delete
 
 FROM build AS venv-board-sync
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-install-workspace --package wl-board-sync
+    uv sync --compile-bytecode --no-install-workspace --package wl-board-sync
 COPY libs/wasteland-common libs/wasteland-common
 COPY services/board-sync services/board-sync
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-editable --no-compile-bytecode --package wl-board-sync \
+    uv sync --no-editable --package wl-board-sync \
  && /app/.venv/bin/python -m compileall -q -j 0 --invalidation-mode checked-hash $SITE/wasteland \
       $SITE/wasteland_common $SITE/wl_board_sync \
  && find /app/.venv -name uv_cache.json -delete -o -path '*.dist-info/RECORD' -delete
 
 FROM build AS venv-executor
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-install-workspace --package wl-executor
+    uv sync --compile-bytecode --no-install-workspace --package wl-executor
 COPY libs/wasteland-common libs/wasteland-common
 COPY services/executor services/executor
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-editable --no-compile-bytecode --package wl-executor \
+    uv sync --no-editable --package wl-executor \
  && /app/.venv/bin/python -m compileall -q -j 0 --invalidation-mode checked-hash $SITE/wasteland \
       $SITE/wasteland_common $SITE/wl_executor \
  && find /app/.venv -name uv_cache.json -delete -o -path '*.dist-info/RECORD' -delete
 
 FROM build AS venv-control-server
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-install-workspace --package wl-control-server
+    uv sync --compile-bytecode --no-install-workspace --package wl-control-server
 COPY libs/wasteland-common libs/wasteland-common
 COPY services/control-server services/control-server
 RUN --mount=type=cache,id=hosted-wasteland-uv,target=/root/.cache/uv \
-    uv sync --no-editable --no-compile-bytecode --package wl-control-server \
+    uv sync --no-editable --package wl-control-server \
  && /app/.venv/bin/python -m compileall -q -j 0 --invalidation-mode checked-hash $SITE/wasteland \
       $SITE/wasteland_common $SITE/wl_control_server \
  && find /app/.venv -name uv_cache.json -delete -o -path '*.dist-info/RECORD' -delete

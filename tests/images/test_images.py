@@ -1,5 +1,6 @@
 """The built images, run the way production runs them: as uid 10001 with a read-only root
-filesystem (tmpfs only where the docs say), on host networking bound to loopback.
+filesystem (tmpfs only where the docs say), no capabilities, every shell masked, on host
+networking bound to loopback.
 
 ``make images`` (scripts/images.sh) builds the images and runs this module with
 ``WASTELAND_IMAGES`` naming them; without it, the module is skipped.
@@ -42,6 +43,7 @@ HEALTH_NAMES = {
     "control-server": "wasteland.v1.ControlService",
 }
 START_TIMEOUT = 120.0
+SHELLS = ("/usr/bin/sh", "/usr/bin/dash", "/usr/bin/bash")
 
 
 def podman(*args: str, check: bool = True) -> str:
@@ -119,6 +121,9 @@ def run(target: str, receiver: Receiver, env: dict[str, str], protocol: str) -> 
         "--cap-drop=all",
         "--security-opt=no-new-privileges",
     ]
+    # No shell is needed at run time: every shell in the image is masked.
+    for shell in SHELLS:
+        args += ["--mount", f"type=bind,source=/dev/null,destination={shell},ro"]
     for key, value in full_env.items():
         args += ["--env", f"{key}={value}"]
     podman(*args, IMAGES[target])

@@ -31,8 +31,8 @@ SYNC_SECONDS = Histogram(
 )
 SYNC_LAG = Gauge(
     "wasteland_board_sync_lag_seconds",
-    "Age of the least recently synced board: now minus its last successful sync (minus"
-    " the time it was tracked, if it never synced). 0 when nothing is tracked.",
+    "Age of the least recently synced board: seconds since its last successful sync (since"
+    " it was tracked, if it never synced). 0 when nothing is tracked.",
 )
 TRACKED = Gauge("wasteland_board_tracked_wastelands", "Wastelands whose boards are polled.")
 FAILING = Gauge(
