@@ -27,7 +27,9 @@ def metadata(
     """Metadata as a calling service would send it (user JWT and/or service JWT)."""
     items: list[tuple[str, str]] = []
     if service:
-        token = mint_service_token(service, secret=SERVICE_SECRET)
+        # Tests keep module-level metadata minted at collection; the whole suite can take
+        # longer than a real service token's five minutes.
+        token = mint_service_token(service, secret=SERVICE_SECRET, ttl_seconds=3 * 3600)
         items.append(("x-service-authorization", f"Bearer {token}"))
     if user:
         jwt = mint_user_token(user, secret=USER_SECRET, orgs=orgs, is_admin=admin)
