@@ -168,13 +168,13 @@ class DoltHubClient:
             segments = (owner, db, ref)
         what = f"read {owner}/{db}@{ref or '<default>'}"
         response = await self._send(
-            "read",
             "GET",
             _path(*segments),
             what,
             params={"q": sql},
             safe=True,
             anonymous_fallback=True,
+            call="read",
         )
         body = self._body_or_raise(response, what, sql=True)
         if _wire.envelope_status(body) == "error":
@@ -232,12 +232,12 @@ class DoltHubClient:
         """Whether ``owner/db`` exists and is visible to this identity (or anonymously)."""
         what = f"exists {owner}/{db}"
         response = await self._send(
-            "database_exists",
             "GET",
             _path(owner, db, "main"),
             what,
             safe=True,
             anonymous_fallback=True,
+            call="database_exists",
         )
         status = response.status_code
         if 200 <= status < 300:
@@ -256,12 +256,12 @@ class DoltHubClient:
             raise Unauthorized("no DoltHub token to validate")
         what = f"validate token on {owner}/{db}"
         response = await self._send(
-            "validate_token",
             "GET",
             _path(owner, db, "main"),
             what,
             params={"q": "SELECT 1"},
             safe=True,
+            call="validate_token",
         )
         status = response.status_code
         if 200 <= status < 300:
@@ -308,13 +308,13 @@ class DoltHubClient:
             else:
                 params = {"q": sql}
         response = await self._send(
-            "write",
             "POST",
             _path(owner, db, "write", from_branch, to_branch),
             what,
             params=params,
             json=json_body,
             safe=False,
+            call="write",
         )
         body = self._body_or_raise(response, what, sql=True)
         if _wire.envelope_status(body) == "error":
@@ -333,7 +333,6 @@ class DoltHubClient:
         self, owner: str, db: str, operation: str, what: str, *, merge: bool
     ) -> WriteResult | None:
         response = await self._send(
-            "write_status",
             "GET",
             _path(owner, db, "write"),
             what,
@@ -341,6 +340,7 @@ class DoltHubClient:
             safe=True,
             policy=_SINGLE_ATTEMPT,
             quiet=True,
+            call="write_status",
         )
         status = response.status_code
         if status >= 400:
@@ -382,7 +382,7 @@ class DoltHubClient:
             "description": description,
         }
         response = await self._send(
-            "create_database", "POST", "database", what, json=payload, safe=False
+            "POST", "database", what, json=payload, safe=False, call="create_database"
         )
         text = response.text
         duplicate = "duplicate" in text.lower() or "already exists" in text.lower()
@@ -406,7 +406,7 @@ class DoltHubClient:
             "parentOwnerName": parent_owner,
             "parentDatabaseName": parent_db,
         }
-        response = await self._send("fork", "POST", "fork", what, json=payload, safe=False)
+        response = await self._send("POST", "fork", what, json=payload, safe=False, call="fork")
         text = response.text
         if response.status_code >= 400 or _envelope_failed(text):
             lowered = text.lower()
@@ -440,7 +440,6 @@ class DoltHubClient:
 
     async def _poll_fork(self, operation: str, what: str) -> bool | None:
         response = await self._send(
-            "fork_status",
             "GET",
             "fork",
             what,
@@ -448,6 +447,7 @@ class DoltHubClient:
             safe=True,
             policy=_SINGLE_ATTEMPT,
             quiet=True,
+            call="fork_status",
         )
         if response.status_code >= 400 and "already exists" in response.text.lower():
             return True
@@ -484,7 +484,12 @@ class DoltHubClient:
         }
         # Idempotent thanks to the "already exists" rule, so safe to retry.
         response = await self._send(
-            "create_branch", "POST", _path(owner, db, "branches"), what, json=payload, safe=True
+            "POST",
+            _path(owner, db, "branches"),
+            what,
+            json=payload,
+            safe=True,
+            call="create_branch",
         )
         text = response.text
         if response.status_code >= 400 or _envelope_failed(text):
@@ -496,12 +501,12 @@ class DoltHubClient:
         """Every branch name of ``owner/db``."""
         what = f"list branches {owner}/{db}"
         response = await self._send(
-            "list_branches",
             "GET",
             _path(owner, db, "branches"),
             what,
             safe=True,
             anonymous_fallback=True,
+            call="list_branches",
         )
         return _wire.parse_branches(self._body_or_raise(response, what))
 
@@ -509,7 +514,7 @@ class DoltHubClient:
         """Delete ``branch``; raises NotFound when it (or the database) does not exist."""
         what = f"delete branch {owner}/{db}:{branch}"
         response = await self._send(
-            "delete_branch", "DELETE", _path(owner, db, "branches", branch), what, safe=True
+            "DELETE", _path(owner, db, "branches", branch), what, safe=True, call="delete_branch"
         )
         if response.status_code in (404, 405) and _wire.json_object(response.text) is None:
             # No REST delete route on this server: use Dolt's procedure through a write.
@@ -548,7 +553,7 @@ class DoltHubClient:
             "toBranchName": to_branch,
         }
         response = await self._send(
-            "create_pull", "POST", _path(owner, db, "pulls"), what, json=payload, safe=False
+            "POST", _path(owner, db, "pulls"), what, json=payload, safe=False, call="create_pull"
         )
         body = self._body_or_raise(response, what)
         pull_id = _wire.pull_id_of(body)
@@ -572,12 +577,12 @@ class DoltHubClient:
         """One pull request of ``owner/db`` in detail."""
         what = f"get pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "get_pull",
             "GET",
             _path(owner, db, "pulls", pull_id),
             what,
             safe=True,
             anonymous_fallback=True,
+            call="get_pull",
         )
         body = self._body_or_raise(response, what)
         return _wire.parse_pull(body, owner=owner, db=db, pull_id=pull_id)
@@ -591,13 +596,13 @@ class DoltHubClient:
         for _ in range(_MAX_PULL_PAGES):
             params = {"pageToken": token} if token else None
             response = await self._send(
-                "list_pulls",
                 "GET",
                 _path(owner, db, "pulls"),
                 what,
                 params=params,
                 safe=True,
                 anonymous_fallback=True,
+                call="list_pulls",
             )
             page, token = _wire.parse_pull_page(self._body_or_raise(response, what))
             pulls.extend(page)
@@ -612,12 +617,12 @@ class DoltHubClient:
         """Close a pull request without merging it."""
         what = f"close pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "close_pull",
             "PATCH",
             _path(owner, db, "pulls", pull_id),
             what,
             json={"state": "closed"},
             safe=True,
+            call="close_pull",
         )
         self._body_or_raise(response, what)
 
@@ -625,12 +630,12 @@ class DoltHubClient:
         """Add a comment to a pull request."""
         what = f"comment on pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "comment_pull",
             "POST",
             _path(owner, db, "pulls", pull_id, "comments"),
             what,
             json={"comment": comment},
             safe=False,
+            call="comment_pull",
         )
         self._body_or_raise(response, what)
 
@@ -642,7 +647,7 @@ class DoltHubClient:
         """
         what = f"merge pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "merge_pull", "POST", _path(owner, db, "pulls", pull_id, "merge"), what, safe=False
+            "POST", _path(owner, db, "pulls", pull_id, "merge"), what, safe=False, call="merge_pull"
         )
         if response.status_code >= 400 or _envelope_failed(response.text):
             error = self._error(response.status_code, response.text, what)
@@ -677,7 +682,6 @@ class DoltHubClient:
         self, owner: str, db: str, pull_id: str, operation: str, what: str
     ) -> bool | None:
         response = await self._send(
-            "merge_status",
             "GET",
             _path(owner, db, "pulls", pull_id, "merge"),
             what,
@@ -685,6 +689,7 @@ class DoltHubClient:
             safe=True,
             policy=_SINGLE_ATTEMPT,
             quiet=True,
+            call="merge_status",
         )
         body = self._body_or_raise(response, what)
         job_status = _wire.text_field(body, "job_status").strip().lower()
@@ -707,11 +712,11 @@ class DoltHubClient:
 
     async def _send(
         self,
-        call: str,
         method: str,
         path: str,
         what: str,
         *,
+        call: str = "other",
         params: dict[str, str] | None = None,
         json: Any = None,
         safe: bool,
@@ -720,16 +725,17 @@ class DoltHubClient:
         quiet: bool = False,
     ) -> httpx.Response:
         """Send one logical request (see :meth:`_send_with_retries`) and count it in the
-        DoltHub metrics under ``call`` (a fixed name per client method) with its outcome
-        and duration, retries included. Every DoltHub request goes through here."""
+        DoltHub metrics under ``call`` (a fixed name per client method; give every new
+        method its own) with its outcome and duration, retries included. Every DoltHub
+        request goes through here."""
         started = self._clock()
         status: int | None = None
         try:
             response = await self._send_with_retries(
-                call,
                 method,
                 path,
                 what,
+                call=call,
                 params=params,
                 json=json,
                 safe=safe,
@@ -748,11 +754,11 @@ class DoltHubClient:
 
     async def _send_with_retries(
         self,
-        call: str,
         method: str,
         path: str,
         what: str,
         *,
+        call: str,
         params: dict[str, str] | None,
         json: Any,
         safe: bool,
