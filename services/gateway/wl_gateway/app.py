@@ -30,6 +30,8 @@ from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
 from .bodylimit import BodyLimitMiddleware
 from .clients import GatewayClients
 from .errors import ApiError, code_by_name, install
+from .httpmetrics import HttpMetricsMiddleware
+from .httpmetrics import router as metrics_router
 from .idempotency import IdempotencyMiddleware, IdempotencyStore
 from .ratelimit import Clock, Operation, Policy, RateLimiter
 from .requestid import RequestIdMiddleware
@@ -1159,6 +1161,8 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(service_router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install(app, precheck=precheck)
     # Inside CORS and the body limit, outside the exception handlers: a replayed answer
@@ -1179,6 +1183,8 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Added last, so it is the outermost: every response, errors included, has the id.
+    # Outside the handlers and the body limit: every response, errors included, has the id.
     app.add_middleware(RequestIdMiddleware)
+    # Outside even that, so the last-resort 500 is counted too.
+    app.add_middleware(HttpMetricsMiddleware)
     return app

@@ -187,6 +187,8 @@ async def _serve(settings: RegistrySettings) -> None:
             name="registry",
             host=settings.grpc_host,
             grace=settings.shutdown_grace_seconds,
+            metrics_port=settings.metrics_port,
+            metrics_host=settings.metrics_host,
         )
     finally:
         await cleanup()
@@ -196,7 +198,7 @@ def main() -> None:
     """Console entry point ``wl-registry``."""
     settings = RegistrySettings()
     logs.configure("registry", settings.log_level, settings.log_format)
-    telemetry.configure("registry", settings.otel_traces_exporter)
+    telemetry.configure("registry", settings)
     try:
         asyncio.run(_serve(settings))
     except crypto.KeyringError as exc:
