@@ -57,8 +57,8 @@ proto: install ## regenerate Python code from protos/
 proto-check: install ## fail when the committed generated code differs from protos/
 	scripts/gen_protos.sh --check
 
-pytest: install ## unit, integration and end-to-end tests
-	$(BIN)/pytest
+pytest: install ## unit, integration and end-to-end tests (the image checks run in make images)
+	$(BIN)/pytest -m "not images"
 
 bench: install ## benchmarks (timings live here, not in tests)
 	$(BIN)/python -m benchmarks
