@@ -55,6 +55,12 @@ def _kubernetes(data_dir: Path, service_secret: str) -> Iterator[KubernetesTarge
         )
 
 
+def _port(variable: str, default: int) -> int:
+    """The port of a ``host:port`` setting (the services listen on 127.0.0.1)."""
+    value = os.environ.get(variable, "")
+    return int(value.rpartition(":")[2]) if value else default
+
+
 def _run(args: argparse.Namespace) -> int:
     secret = os.environ.get("KILO_JWT_SECRET", DEV_JWT_SECRET)
     service_secret = os.environ.get("SERVICE_JWT_SECRET", DEV_SERVICE_SECRET)
@@ -70,6 +76,9 @@ def _run(args: argparse.Namespace) -> int:
             data_dir=data_dir,
             http_port=int(os.environ.get("WASTELAND_HTTP_PORT", "8080")),
             sandbox_port=int(os.environ.get("DOLTHUB_SANDBOX_PORT", "7355")),
+            registry_port=_port("REGISTRY_ADDR", 7401),
+            board_port=_port("BOARD_ADDR", 7402),
+            executor_port=_port("EXECUTOR_ADDR", 7403),
             jwt_secret=secret,
             service_secret=service_secret,
             log_format=os.environ.get("LOG_FORMAT", "text"),
@@ -77,7 +86,6 @@ def _run(args: argparse.Namespace) -> int:
             kubernetes=kube,
         )
         return _serve(cfg, secret, done)
-    return 0
 
 
 def _serve(cfg: StackConfig, secret: str, done: threading.Event) -> int:

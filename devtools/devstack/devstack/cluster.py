@@ -330,6 +330,10 @@ def up(
                     "--manage-nodes-with-label-selector=type=kwok",
                     "--node-ip=127.0.0.1",
                     f"--cidr={POD_CIDR}",
+                    # kwok renews the node's Lease (the heartbeat stage relies on it):
+                    # without one the node lifecycle controller marks the node and its
+                    # pods NotReady after about 50 s, and kwok never makes them Ready again.
+                    "--node-lease-duration-seconds=40",
                 ],
                 logs,
             )
