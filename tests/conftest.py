@@ -54,5 +54,5 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeClust
 def kube_namespace(kube_cluster: KubeCluster) -> Iterator[str]:
     """A fresh namespace enforcing Pod Security ``restricted``, with the workload
     ServiceAccount, Secret and the executor's Role."""
-    with kube.test_namespace(kube_cluster) as name:
+    with kube.fresh_namespace(kube_cluster) as name:
         yield name

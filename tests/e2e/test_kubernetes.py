@@ -51,10 +51,8 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 @pytest.fixture(scope="module")
 def namespace(kube_cluster: Cluster) -> Iterator[str]:
-    with kube.test_namespace(kube_cluster) as name:
-        # The stack's control servers check the executor's calls with the stack's secret.
-        with kube.admin_client(kube_cluster) as admin:
-            workspace.provision(admin, name, DEV_SERVICE_SECRET)
+    # The stack's control servers check the executor's calls with the stack's secret.
+    with kube.fresh_namespace(kube_cluster, DEV_SERVICE_SECRET) as name:
         yield name
 
 

@@ -24,8 +24,6 @@ from wl_executor.runtime_kubernetes import (
 
 from tests.support import kube
 
-pytestmark = pytest.mark.kubernetes
-
 STUB = Path(__file__).parents[1] / "executor" / "control_stub.py"
 UPSTREAM = "hop/wl-commons"
 

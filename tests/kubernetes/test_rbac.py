@@ -64,7 +64,7 @@ def executor_token(kube_cluster: Cluster, kube_namespace: str) -> str:
 
 @pytest.fixture
 def other_namespace(kube_cluster: Cluster) -> Iterator[str]:
-    with kube.test_namespace(kube_cluster) as name:
+    with kube.fresh_namespace(kube_cluster) as name:
         yield name
 
 

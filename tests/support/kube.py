@@ -62,12 +62,12 @@ def admin_client(running: Cluster) -> Client:
 
 
 @contextlib.contextmanager
-def test_namespace(running: Cluster) -> Iterator[str]:
+def fresh_namespace(running: Cluster, service_secret: str = SERVICE_SECRET) -> Iterator[str]:
     """A fresh restricted namespace with the workload objects, deleted afterwards."""
     name = "t-" + uuid.uuid4().hex[:10]
     client = admin_client(running)
     try:
-        workspace.provision(client, name, SERVICE_SECRET)
+        workspace.provision(client, name, service_secret)
         yield name
     finally:
         with contextlib.suppress(Exception):
