@@ -16,7 +16,7 @@ PY_DIRS := libs services devtools tests benchmarks
 K8S_TOOLS := .tools/k8s
 K8S_MODULES := tools/go/etcd tools/go/kwok tools/go/kubernetes
 
-.PHONY: help install run run-kubernetes token test lint format typecheck proto proto-check unit pytest bench clean k8s-tools cluster-up cluster-down
+.PHONY: help install run run-kubernetes token test lint format typecheck proto proto-check unit pytest bench clean wl k8s-tools cluster-up cluster-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ cluster-up: install k8s-tools ## start a throwaway control plane (.run/cluster/k
 
 cluster-down: install ## stop the control plane cluster-up started
 	$(BIN)/devstack cluster down --dir .run/cluster
+
+WL_API_URL ?= http://127.0.0.1:$(or $(DOLTHUB_SANDBOX_PORT),7355)/api/v1alpha1
+wl: install ## build the real wl v0.4.0 for a DoltHub API URL (default: the sandbox); prints its path
+	@$(BIN)/python -m devstack.wlbuild --api-url $(WL_API_URL)
 
 token: install ## print a development JWT: make token USER=alice [ORG=acme:owner]
 	@$(BIN)/devstack token $(USER) $(if $(ORG),--org $(ORG))

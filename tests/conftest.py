@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pytest
 from devstack.cluster import Cluster as KubeCluster
+from hypothesis import HealthCheck, settings
 
 from tests.support import kube
 from tests.support.postgres import Cluster, find_bindir, running_cluster
+
+# The machines are 2-core and shared: input generation may be slow under load, and a
+# per-example deadline would turn load into failures. Properties keep their examples.
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _postgres_required() -> bool:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from wl_board_sync.commons import WantedRow, parse_wanted
 from wl_board_sync.pending import (
     ItemBranch,
     PendingChange,
     PendingState,
+    Upstream,
     choose,
     overlay_for,
     parse_item_branch,
+    pending_posts,
+    reachable,
 )
 
 
@@ -36,34 +40,62 @@ def change(
     return PendingChange("w-1", status, claimed_by, rig, pull_id)
 
 
+OPEN = Upstream("open")
+
+
 def test_a_claim_by_the_branch_rig_shows_over_an_open_item() -> None:
-    assert choose("open", [change("claimed", "alice")]) == PendingState(
+    assert choose(OPEN, [change("claimed", "alice")]) == PendingState(
         "claimed", "alice", "alice", "1"
     )
 
 
 def test_a_claim_naming_another_rig_is_ignored() -> None:
-    assert choose("open", [change("claimed", "bob")]) is None
+    assert choose(OPEN, [change("claimed", "bob")]) is None
 
 
 def test_a_branch_that_no_longer_fits_upstream_is_stale() -> None:
     # Upstream already moved on (claimed by someone else): the old claim PR shows nothing.
-    assert choose("claimed", [change("claimed", "alice")]) is None
-    assert choose("completed", [change("in_review", "alice")]) is None
+    assert choose(Upstream("claimed", "bob"), [change("claimed", "alice")]) is None
+    assert choose(Upstream("completed", "alice"), [change("in_review", "alice")]) is None
+    # The claimer is not changed by a later step.
+    assert choose(Upstream("claimed", "bob"), [change("in_review", "alice")]) is None
 
 
 def test_unclaims_are_not_shown() -> None:
-    assert choose("claimed", [change("open", None)]) is None
+    assert choose(Upstream("claimed", "alice"), [change("open", None)]) is None
 
 
-def test_done_and_accept_show_as_their_next_state() -> None:
-    assert choose("claimed", [change("in_review", "alice")]) is not None
-    assert choose("in_review", [change("completed", "alice", rig="hop")]) is not None
+def test_done_accept_and_reject_show_as_the_state_they_propose() -> None:
+    assert choose(Upstream("claimed", "alice"), [change("in_review", "alice")]) is not None
+    accepted = choose(Upstream("in_review", "alice"), [change("completed", "alice", rig="hop")])
+    assert accepted == PendingState("completed", "alice", "hop", "1")
+    rejected = choose(Upstream("in_review", "alice"), [change("claimed", "alice", rig="hop")])
+    assert rejected == PendingState("claimed", "alice", "hop", "1")
+
+
+def test_several_steps_on_one_branch_show_as_their_end_state() -> None:
+    """A claim and a done on one branch (one pull request) propose in_review."""
+    assert choose(OPEN, [change("in_review", "alice")]) == PendingState(
+        "in_review", "alice", "alice", "1"
+    )
+    assert choose(OPEN, [change("in_review", "bob")]) is None  # alice's branch, bob's claim
+
+
+@pytest.mark.parametrize("start", ["open", "claimed", "in_review", "completed", "withdrawn"])
+def test_reachable_follows_the_lifecycle(start: str) -> None:
+    expected = {
+        "open": {"claimed", "in_review", "completed", "withdrawn", "open"},
+        "claimed": {"open", "in_review", "completed", "claimed", "withdrawn"},
+        "in_review": {"completed", "claimed", "open", "in_review", "withdrawn"},
+        "completed": set(),
+        "withdrawn": set(),
+    }[start]
+    assert reachable(start) == expected
 
 
 def test_the_oldest_pull_request_wins() -> None:
     chosen = choose(
-        "open",
+        OPEN,
         [
             change("claimed", "bob", rig="bob", pull_id="12"),
             change("claimed", "alice", pull_id="3"),
@@ -75,7 +107,29 @@ def test_the_oldest_pull_request_wins() -> None:
 
 def test_overlay_only_covers_items_the_board_has() -> None:
     overlay = overlay_for(
-        {"w-1": "open"},
+        {"w-1": OPEN},
         [change("claimed", "alice"), PendingChange("w-new", "claimed", "alice", "alice", "2")],
     )
     assert set(overlay) == {"w-1"}
+
+
+def _row(wanted_id: str, posted_by: str, status: str = "open") -> WantedRow:
+    parsed = parse_wanted(
+        [{"id": wanted_id, "title": "New", "posted_by": posted_by, "status": status}], "branch"
+    )
+    return parsed.rows[0]
+
+
+def test_a_post_not_merged_yet_is_the_posters_pending_post() -> None:
+    posts = pending_posts(
+        {"w-1": OPEN},
+        [
+            PendingChange("w-new", "open", None, "alice", "7", _row("w-new", "alice")),
+            PendingChange("w-new", "open", None, "alice", "9", _row("w-new", "alice")),
+            # A branch of bob's holding an item posted by alice is not bob's post.
+            PendingChange("w-odd", "open", None, "bob", "8", _row("w-odd", "alice")),
+            # Already upstream: an ordinary item, not a post.
+            PendingChange("w-1", "open", None, "alice", "5", _row("w-1", "alice")),
+        ],
+    )
+    assert [(p.row.wanted_id, p.rig, p.pull_id) for p in posts] == [("w-new", "alice", "7")]

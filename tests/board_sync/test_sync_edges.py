@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import db, dolthub
 from wasteland_common.dolthub import DoltHubClient, RetryPolicy
+from wasteland_common.errors import NotFound
+from wl_board_sync import board
 from wl_board_sync.events import EventHub
 from wl_board_sync.server import MIGRATIONS
 from wl_board_sync.store import CachedWanted, TrackedWasteland
@@ -81,7 +83,7 @@ class FakeDoltHub:
                 for r in self.branches[(owner, db_name, ref)]
                 if wanted_id and r["id"] == wanted_id.group(1)
             ]
-            return self._rows([{k: r.get(k) for k in ("id", "status", "claimed_by")} for r in rows])
+            return self._rows(rows)
         if ref not in ("main", self.head) or owner != "hop":
             return httpx.Response(
                 404,
@@ -207,6 +209,53 @@ async def test_pulls_that_cannot_be_listed_keep_the_overlay(env: Env) -> None:
     env.fake.pulls["1"]["state"] = "closed"
     result = await env.syncer.sync("wl-1", force=False)
     assert [(c.wanted_id, c.status) for c in result.changes] == [("w-1", "open")]
+
+
+def browse_ids(env: Env, viewer: str) -> list[str]:
+    with env.sessions() as session:
+        page = board.browse(
+            session,
+            board.browse_query("wl-1", viewer=viewer),
+            now=env.clock(),
+            freshness=board.Freshness(300),
+        )
+        return [i.wanted_id for i in page.items]
+
+
+async def test_a_pending_post_shows_to_its_poster_only(env: Env) -> None:
+    env.fake.tables["wanted"] = [item("w-1")]
+    env.fake.pulls = {
+        "4": {"state": "open", "from_branch": "wl/alice/w-new", "from_branch_owner": "alice"},
+    }
+    env.fake.branches[("alice", "wl-commons", "wl/alice/w-new")] = [
+        item("w-new", posted_by="alice", title="Alice's new item")
+    ]
+    result = await env.syncer.sync("wl-1", force=False)
+    assert [c.wanted_id for c in result.changes] == ["w-1"]  # no board event for a post
+    assert sorted(browse_ids(env, "alice")) == ["w-1", "w-new"]
+    assert browse_ids(env, "bob") == ["w-1"]
+    assert browse_ids(env, "") == ["w-1"]
+    with env.sessions() as session:
+        assert board.count_wanted(session, "wl-1", "alice")["open"] == 2
+        assert board.count_wanted(session, "wl-1", "bob")["open"] == 1
+        post = board.get_item(session, "wl-1", "w-new", "alice").item
+        assert (post.title, post.pending_status, post.pending_pull_id) == (
+            "Alice's new item", "open", "4",
+        )  # fmt: skip
+        with pytest.raises(NotFound):
+            board.get_item(session, "wl-1", "w-new", "bob")
+    # The pull requests cannot be listed for a while: the post stays.
+    env.fake.pulls_status = 403
+    await env.syncer.sync("wl-1", force=True)
+    assert sorted(browse_ids(env, "alice")) == ["w-1", "w-new"]
+    # Merged: it is an upstream item like any other, for everyone.
+    env.fake.pulls_status = 200
+    env.fake.pulls["4"]["state"] = "merged"
+    env.fake.tables["wanted"].append(item("w-new", posted_by="alice", title="Alice's new item"))
+    env.fake.head = "h2"
+    await env.syncer.sync("wl-1", force=False)
+    assert sorted(browse_ids(env, "bob")) == ["w-1", "w-new"]
+    assert shown(env)["w-new"] == ("open", None)
 
 
 async def test_dolthub_down_keeps_the_cache_and_records_the_error(env: Env) -> None:

@@ -43,6 +43,7 @@ class Control:
         operation_id: str = "",
         role: common_pb2.MemberRole = common_pb2.MEMBER_ROLE_CONTRIBUTOR,
         upstream: str = UPSTREAM,
+        upstream_token: str = "",
         **args: Any,
     ) -> common_pb2.OperationResult:
         request = control_pb2.RunOperationRequest(
@@ -55,6 +56,7 @@ class Control:
             ),
             operation_id=operation_id,
             role=role,
+            upstream_credential=control_pb2.UpstreamCredential(dolthub_token=upstream_token),
         )
         response: control_pb2.RunOperationResponse = await self.stub.RunOperation(
             request, metadata=self.metadata(), timeout=300

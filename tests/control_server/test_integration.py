@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devstack.procs import VENV_BIN
 from wasteland.v1 import common_pb2
 from wasteland_common.dolthub import DoltHubClient, DoltHubError, PollPolicy, bind
 from wl_control_server import output
@@ -28,6 +27,7 @@ from wl_control_server.rigs import Rig, rig_env
 from wl_control_server.wl import WlRunner
 
 from tests.support.sandbox import api_url, start_sandbox
+from tests.support.wl import best_wl
 
 from .conftest import Control, StartControl
 
@@ -38,7 +38,6 @@ ALICE = "sandbox-token-alice"
 BOB = "sandbox-token-bob"
 HOP = "sandbox-token-hop"
 UP_OWNER, UP_DB = "hop", "wl-commons"
-WL = VENV_BIN / "wl"
 FAST_POLL = PollPolicy(initial=0.02, maximum=0.2, timeout=30.0)
 
 
@@ -48,6 +47,7 @@ class World:
 
     root: str
     items: dict[str, str]
+    wl: Path  # the real wl built for this sandbox (the stand-in where Go is missing)
 
     @property
     def api(self) -> str:
@@ -70,6 +70,21 @@ ITEM_SPECS = {
     "reject": ("in_review", "carol"),
     "close": ("in_review", "carol"),
 }
+
+
+async def _commit_item(world: World, wanted_id: str, status: str, claimed_by: str | None) -> None:
+    """The commons owner puts an item straight on upstream main."""
+    sql = bind(
+        "INSERT INTO wanted (id, title, description, type, priority, posted_by, claimed_by,"
+        " status, effort_level, created_at, updated_at)"
+        " VALUES (?, ?, 'seeded by tests', 'feature', 2, 'hop', ?, ?, 'small', NOW(), NOW())",
+        wanted_id,
+        "Control test: " + wanted_id,
+        claimed_by,
+        status,
+    )
+    async with world.client(HOP) as hop:
+        await hop.write(UP_OWNER, UP_DB, "main", "main", sql)
 
 
 async def _seed(world_api: str) -> dict[str, str]:
@@ -105,15 +120,14 @@ async def _seed(world_api: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A DoltHub sandbox subprocess with this module's items on upstream main."""
-    assert WL.exists(), f"the wl stand-in is not installed at {WL}"
     with start_sandbox(tmp_path_factory.mktemp("sandbox")) as proc:
         items = asyncio.run(_seed(api_url(proc)))
-        yield World(root=proc.url, items=items)
+        yield World(root=proc.url, items=items, wl=best_wl(api_url(proc)))
 
 
 @pytest.fixture
 async def control(start_control: StartControl, world: World) -> AsyncIterator[Control]:
-    async with start_control(WL, dolthub_api_url=world.api) as running:
+    async with start_control(world.wl, dolthub_api_url=world.api) as running:
         yield running
 
 
@@ -211,7 +225,7 @@ async def test_wl_itself_exits_0_on_a_claim_of_an_item_that_is_not_open(
     target = world.items["taken"]
     joined = await control.run(K.OPERATION_KIND_JOIN, token=ALICE, org="alice")
     assert joined.status == K.OPERATION_STATUS_SUCCEEDED, joined.error
-    runner = WlRunner(str(WL), dolthub_api_url=world.api)
+    runner = WlRunner(str(world.wl), dolthub_api_url=world.api)
     env = rig_env(control.work_dir, Rig(handle="alice", org="alice", token=ALICE))
 
     run = await runner.run(["claim", target], env, limit_seconds=120)
@@ -261,7 +275,7 @@ async def test_claim_that_loses_a_race_is_aborted_although_wl_exits_0(
             api=world.api,
             target=target,
             hop=HOP,
-            real=str(WL),
+            real=str(world.wl),
             log=str(log),
         )
     )
@@ -360,10 +374,35 @@ async def test_join_and_sync(control: Control, world: World) -> None:
     again = await control.run(K.OPERATION_KIND_JOIN, token=BOB, org="bob")
     assert again.status == K.OPERATION_STATUS_SUCCEEDED, again.error
 
-    synced = await control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob")
-    assert synced.status == K.OPERATION_STATUS_SUCCEEDED, synced.error
     assert list((await control.info()).joined_rigs) == ["bob"]
     assert os.environ.get("DOLTHUB_TOKEN") != BOB
+
+    # Without the wasteland's upstream credential a sync cannot sync: it says so.
+    refused = await control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob")
+    assert refused.status == K.OPERATION_STATUS_FAILED
+    assert refused.error_code == "FAILED_PRECONDITION"
+    assert "upstream credential" in refused.error
+
+    # The commons moves on after bob forked: his fork lags until a sync.
+    newer = f"w-ctl-newer-{uuid.uuid4().hex[:6]}"
+    await _commit_item(world, newer, "open", None)
+    assert await read_row(world, BOB, "bob", "main", newer) is None
+    synced = await control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob", upstream_token=HOP)
+    assert synced.status == K.OPERATION_STATUS_SUCCEEDED, synced.error
+    assert synced.fork_sync.HasField("fork_behind_before")
+    assert synced.fork_sync.fork_behind_before is True
+    assert synced.fork_sync.fork_behind_after is False
+    assert "/pulls/" in synced.fork_sync.pull_request_url
+    assert await read_row(world, BOB, "bob", "main", newer) is not None
+    async with world.client(BOB) as client:
+        pull_id = synced.fork_sync.pull_request_url.rsplit("/", 1)[-1]
+        assert (await client.get_pull("bob", UP_DB, pull_id)).state == "merged"
+
+    # A second sync finds nothing to do and says so.
+    again = await control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob", upstream_token=HOP)
+    assert again.status == K.OPERATION_STATUS_SUCCEEDED, again.error
+    assert again.fork_sync.fork_behind_before is False
+    assert again.fork_sync.pull_request_url == ""
 
 
 # --------------------------------------------------------------------------- review

@@ -33,8 +33,8 @@ from wasteland_common.dolthub import DoltHubClient, DoltHubError, PollPolicy, bi
 from wl_control_server.rigs import Rig, rig_env
 from wl_control_server.wl import WlRunner
 
-from tests.support.procs import VENV_BIN
 from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, HOP_TOKEN, api_url, start_sandbox
+from tests.support.wl import best_wl
 
 from .conftest import Control, StartControl
 
@@ -42,7 +42,6 @@ pytestmark = [pytest.mark.integration]
 
 K = common_pb2
 UP_OWNER, UP_DB = "hop", "wl-commons"
-WL = VENV_BIN / "wl"
 FAST_POLL = PollPolicy(initial=0.02, maximum=0.2, timeout=30.0)
 
 ALICE = Rig(handle="alice", org="alice", token=ALICE_TOKEN)
@@ -77,6 +76,7 @@ class World:
     api: str
     items: dict[str, str]
     rigs_dir: Path  # <work_dir>/rigs of a workload on which every rig has joined
+    wl: Path  # the real wl built for this sandbox (the stand-in where Go is missing)
 
     def client(self, token: str) -> DoltHubClient:
         return DoltHubClient(self.api, token=token, poll=FAST_POLL)
@@ -121,8 +121,8 @@ async def _commit_upstream(api: str, statements: list[str]) -> None:
             await hop.write(UP_OWNER, UP_DB, "main", "main", sql)
 
 
-async def _join_all(api: str, work_dir: Path) -> None:
-    runner = WlRunner(str(WL), dolthub_api_url=api)
+async def _join_all(api: str, wl: Path, work_dir: Path) -> None:
+    runner = WlRunner(str(wl), dolthub_api_url=api)
     for rig in (ALICE, BOB, HOP):
         args = ["join", f"{UP_OWNER}/{UP_DB}", f"--handle={rig.handle}", f"--fork-org={rig.org}"]
         run = await runner.run(args, rig_env(work_dir, rig), limit_seconds=120)
@@ -142,13 +142,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             sql for purpose, spec in ITEM_SPECS.items() for sql in _seed_sql(items[purpose], *spec)
         ]
         asyncio.run(_commit_upstream(api, statements))
-        asyncio.run(_join_all(api, root / "joined"))
-        yield World(api=api, items=items, rigs_dir=root / "joined" / "rigs")
+        wl = best_wl(api)
+        asyncio.run(_join_all(api, wl, root / "joined"))
+        yield World(api=api, items=items, rigs_dir=root / "joined" / "rigs", wl=wl)
 
 
 @pytest.fixture
 async def control(start_control: StartControl, world: World) -> AsyncIterator[Control]:
-    async with start_control(WL, dolthub_api_url=world.api) as running:
+    async with start_control(world.wl, dolthub_api_url=world.api) as running:
         world.install_rigs(running.work_dir)
         yield running
 
@@ -162,10 +163,10 @@ async def raw_wl(
     """``wl <args>`` as ``rig``, with the environment and working directory the control
     server uses for it, bypassing every check of the control server."""
     env = rig_env(work_dir, rig)
-    environment = WlRunner(str(WL), dolthub_api_url=world.api).environment(env)
+    environment = WlRunner(str(world.wl), dolthub_api_url=world.api).environment(env)
     return await asyncio.to_thread(
         subprocess.run,
-        [str(WL), *args],
+        [str(world.wl), *args],
         env=environment,
         cwd=env.rig_dir,
         capture_output=True,
@@ -348,7 +349,7 @@ def race_wrapper(tmp_path: Path, world: World, trigger: list[str], sql: str) -> 
             trigger=trigger,
             sql=sql,
             hop=HOP_TOKEN,
-            real=str(WL),
+            real=str(world.wl),
             log=str(log),
         )
     )
@@ -390,7 +391,9 @@ async def test_claim_that_loses_the_race_to_an_upstream_merge(
 async def test_claim_on_a_fork_made_before_the_item_was_posted(
     control: Control, world: World
 ) -> None:
-    """Spec 5.5 A: the fork's main lacks the item, so the claim cannot land anywhere."""
+    """Spec 5.5 A: the fork's main lacks the item, so the claim cannot land anywhere. With
+    no upstream credential to sync the fork, the control server refuses before running wl
+    and names the fix."""
     target = f"w-noop-stale-{uuid.uuid4().hex[:6]}"
     await _commit_upstream(world.api, _seed_sql(target, "open", None, None))
     before = await upstream_state(world, target)
@@ -399,8 +402,9 @@ async def test_claim_on_a_fork_made_before_the_item_was_posted(
         K.OPERATION_KIND_CLAIM, token=ALICE_TOKEN, org="alice", wanted_id=target
     )
 
-    assert_failed(result, "FAILED_PRECONDITION", "your fork may be behind upstream")
-    assert "status after wl: open" in result.error
+    assert_failed(result, "FAILED_PRECONDITION", "your DoltHub fork is behind the upstream")
+    assert "upstream-credential" in result.error
+    assert await branch_row(world, ALICE, target) is None
     raw = await raw_wl(world, control.work_dir, ALICE, "claim", target)
     assert assert_silent_success(raw, "Claimed", target) == "open"
     assert "  Claimed by: alice\n" in raw.stdout  # printed from the config, not read back

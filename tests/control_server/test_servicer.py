@@ -14,6 +14,10 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from wasteland.v1 import common_pb2, control_pb2
+from wasteland_common.dolthub import DoltHubClient
+from wl_control_server import operations
+from wl_control_server.rigs import Commons, Rig
+from wl_control_server.wl import WlRunner
 
 from tests.support.ports import free_port
 from tests.support.procs import VENV_BIN, started
@@ -205,54 +209,79 @@ async def test_upstream_is_pinned_when_configured(
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await control.run(K.OPERATION_KIND_SYNC, token=TOKEN, org="alice", upstream="bob/other")
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        mark_joined(control.work_dir, "alice")
-        (fake_wl[2]).touch()
+        # An empty upstream means the pinned one: the request passes validation and is
+        # refused only for what it lacks.
         result = await control.run(K.OPERATION_KIND_SYNC, token=TOKEN, org="alice", upstream="")
-        assert result.status == K.OPERATION_STATUS_SUCCEEDED, result.error
+        assert result.status == K.OPERATION_STATUS_FAILED
+        assert result.error_code == "FAILED_PRECONDITION"
+        assert "upstream credential" in result.error
 
 
-async def test_mutations_run_one_at_a_time_in_arrival_order(
-    start_control: StartControl, fake_wl: tuple[Path, Path, Path]
-) -> None:
-    script, log, release = fake_wl
-    async with start_control(script) as control:
-        mark_joined(control.work_dir, "alice")
-        mark_joined(control.work_dir, "bob")
-        first = asyncio.create_task(
-            control.run(K.OPERATION_KIND_SYNC, token=TOKEN, org="alice", operation_id="op-1")
-        )
-        await wait_until("alice's sync to start", lambda: _async(lines(log) == ["start alice"]))
-        second = asyncio.create_task(
-            control.run(K.OPERATION_KIND_SYNC, token=BOB, org="bob", operation_id="op-2")
-        )
-
-        async def two_in_flight() -> bool:
-            return (await control.info()).operations_in_flight == 2
-
-        await wait_until("two operations in flight", two_in_flight)
-        assert lines(log) == ["start alice"]  # bob waits for alice
-        release.touch()
-        results = await asyncio.gather(first, second)
-        assert [r.status for r in results] == [K.OPERATION_STATUS_SUCCEEDED] * 2
-        assert [r.rig_handle for r in results] == ["alice", "bob"]
-        assert [r.operation_id for r in results] == ["op-1", "op-2"]
-        assert lines(log) == ["start alice", "end alice", "start bob", "end bob"]
-        assert (await control.info()).operations_in_flight == 0
+def _operation(handle: str, operation_id: str) -> operations.Operation:
+    return operations.Operation(
+        operation_id=operation_id,
+        kind=K.OPERATION_KIND_CLAIM,
+        commons=Commons("hop", "wl-commons"),
+        rig=Rig(handle=handle, org=handle, token=f"tok-{handle}"),
+        role=K.MEMBER_ROLE_CONTRIBUTOR,
+        wanted_id="w-1",
+        args=K.OperationArgs(),
+    )
 
 
-async def test_a_repeated_operation_id_does_not_run_again(
-    start_control: StartControl, fake_wl: tuple[Path, Path, Path]
-) -> None:
-    script, log, release = fake_wl
-    release.touch()
-    async with start_control(script) as control:
-        mark_joined(control.work_dir, "alice")
-        once = await control.run(K.OPERATION_KIND_SYNC, token=TOKEN, org="alice", operation_id="x")
-        again = await control.run(K.OPERATION_KIND_SYNC, token=TOKEN, org="alice", operation_id="x")
-        assert once == again
-        assert lines(log) == ["start alice", "end alice"]
-        await control.run(K.OPERATION_KIND_SYNC, token=TOKEN, org="alice", operation_id="y")
-        assert len(lines(log)) == 4
+class GatedHandler:
+    """A claim handler that logs start/end per rig and waits for ``release``."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.release = asyncio.Event()
+
+    async def __call__(
+        self, deps: operations.Deps, op: operations.Operation, client: Any
+    ) -> common_pb2.OperationResult:
+        self.log.append(f"start {op.rig.handle}")
+        await self.release.wait()
+        self.log.append(f"end {op.rig.handle}")
+        return operations.failed(op, "ABORTED", f"done by {op.rig.handle}")
+
+
+def _ops(tmp_path: Path, handler: GatedHandler) -> operations.Operations:
+    deps = operations.Deps(
+        runner=WlRunner("wl", dolthub_api_url="http://127.0.0.1:9/api/v1alpha1"),
+        dolthub=DoltHubClient("http://127.0.0.1:9/api/v1alpha1"),
+        work_dir=tmp_path,
+        wl_timeout=5,
+        join_timeout=5,
+    )
+    return operations.Operations(deps, handlers={K.OPERATION_KIND_CLAIM: handler})
+
+
+async def test_mutations_run_one_at_a_time_in_arrival_order(tmp_path: Path) -> None:
+    handler = GatedHandler()
+    ops = _ops(tmp_path, handler)
+    first = asyncio.create_task(ops.run(_operation("alice", "op-1")))
+    await wait_until("alice's operation to start", lambda: _async(handler.log == ["start alice"]))
+    second = asyncio.create_task(ops.run(_operation("bob", "op-2")))
+    await wait_until("two operations in flight", lambda: _async(ops.in_flight == 2))
+    assert handler.log == ["start alice"]  # bob waits for alice
+    handler.release.set()
+    results = await asyncio.gather(first, second)
+    assert [r.error for r in results] == ["done by alice", "done by bob"]
+    assert [r.operation_id for r in results] == ["op-1", "op-2"]
+    assert handler.log == ["start alice", "end alice", "start bob", "end bob"]
+    assert ops.in_flight == 0
+
+
+async def test_a_repeated_operation_id_does_not_run_again(tmp_path: Path) -> None:
+    handler = GatedHandler()
+    handler.release.set()
+    ops = _ops(tmp_path, handler)
+    once = await ops.run(_operation("alice", "x"))
+    again = await ops.run(_operation("alice", "x"))
+    assert once == again
+    assert handler.log == ["start alice", "end alice"]
+    await ops.run(_operation("alice", "y"))
+    assert len(handler.log) == 4
 
 
 async def test_a_failed_lazy_join_fails_the_operation_without_leaking_the_token(
@@ -261,28 +290,27 @@ async def test_a_failed_lazy_join_fails_the_operation_without_leaking_the_token(
     script, log, release = fake_wl
     release.touch()
     async with start_control(script) as control:
-        result = await control.run(K.OPERATION_KIND_SYNC, token=TOKEN, org="alice")
+        result = await control.run(K.OPERATION_KIND_POST, token=TOKEN, org="alice", title="t")
     assert result.status == K.OPERATION_STATUS_FAILED
     assert result.error_code == "FAILED_PRECONDITION"
-    assert result.error.startswith("registering rig alice failed: wl join failed (exit 1)")
+    assert result.error.startswith("registering rig alice failed: DOLTHUB_TOKEN environment")
+    assert "exit" not in result.error  # no exit codes or command lines for users
     assert TOKEN not in str(result)
-    assert lines(log) == []  # sync never ran
+    assert lines(log) == []  # post never ran
 
 
-async def test_dolthub_unreachable_is_unavailable_with_retry_info(
+async def test_dolthub_unreachable_is_unavailable(
     start_control: StartControl, fake_wl: tuple[Path, Path, Path]
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}/api/v1alpha1"
     async with start_control(fake_wl[0], dolthub_api_url=closed) as control:
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            await control.run(K.OPERATION_KIND_CLAIM, token=TOKEN, org="alice", wanted_id="w-1")
-    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-    status = status_of(info.value)
-    assert status is not None
-    retry = error_details_pb2.RetryInfo()
-    assert any(detail.Unpack(retry) for detail in status.details)
-    assert retry.retry_delay.seconds >= 1
-    assert TOKEN not in str(info.value)
+        result = await control.run(
+            K.OPERATION_KIND_CLAIM, token=TOKEN, org="alice", wanted_id="w-1"
+        )
+    assert result.status == K.OPERATION_STATUS_FAILED
+    assert result.error_code == "UNAVAILABLE"
+    assert result.error == operations.DOLTHUB_UNAVAILABLE  # no request line, no status code
+    assert TOKEN not in str(result)
     assert lines(fake_wl[1]) == []
 
 

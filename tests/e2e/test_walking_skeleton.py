@@ -9,61 +9,22 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from devstack.demo import ensure_demo_wasteland
-from devstack.stack import Stack, StackConfig, running_stack
+from devstack.stack import Stack
 from wasteland_common.auth import mint_user_token
 from wasteland_common.dolthub.sql import bind
 from wasteland_common.settings import DEV_JWT_SECRET
 
-from tests.support.ports import free_port
-from tests.support.postgres import Cluster
 from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN
 
+from .conftest import auth, wait_for
+
 pytestmark = [pytest.mark.e2e]
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
-    """Poll ``probe`` until it returns a truthy value; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}; last value: {last!r}")
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    registry_url = None
-    if request.param == "postgres":
-        cluster: Cluster = request.getfixturevalue("postgres_cluster")
-        registry_url = cluster.create_database()
-    cfg = StackConfig(
-        data_dir=tmp_path_factory.mktemp("run"),
-        http_port=free_port(),
-        sandbox_port=free_port(),
-        registry_port=free_port(),
-        board_port=free_port(),
-        executor_port=free_port(),
-        registry_database_url=registry_url,
-    )
-    with running_stack(cfg) as running:
-        yield running
-
-
-def auth(user: str) -> dict[str, str]:
-    return {"Authorization": "Bearer " + mint_user_token(user, secret=DEV_JWT_SECRET)}
 
 
 def test_create_connect_browse_claim(stack: Stack) -> None:
@@ -150,6 +111,8 @@ def test_create_connect_browse_claim(stack: Stack) -> None:
     runtime = api.get(f"/v1/wastelands/{wid}/runtime", headers=alice)
     assert runtime.status_code == 200, runtime.text
     assert runtime.json()["state"] == "running"
+    expected_version = "0.4.0" if stack.wl.real else "dev"
+    assert runtime.json()["wl_version"] == expected_version
 
     # Bob (a signed-in user on a public wasteland) connects and tries the same item.
     bob_conn = api.put(
@@ -204,3 +167,76 @@ def test_make_run_demo_wasteland(stack: Stack) -> None:
     status = api.get(f"/v1/wastelands/{first}/credential").json()
     assert status["connected"] is True
     assert status["dolthub_org"] == "alice"
+
+
+def test_promises_of_the_api(stack: Stack) -> None:
+    """Idempotent create, read-only site admins, permission before preconditions and
+    strictly typed JWT claims, through the real services."""
+    api = httpx.Client(base_url=stack.gateway.url, timeout=60)
+    alice = auth("alice")
+    body = {
+        "name": "Promises",
+        "owner": {"type": "user"},
+        "visibility": "public",
+        "upstream": "hop/wl-commons",
+    }
+    key = str(uuid.uuid4())
+    first = api.post("/v1/wastelands", headers={**alice, "Idempotency-Key": key}, json=body)
+    repeat = api.post("/v1/wastelands", headers={**alice, "Idempotency-Key": key}, json=body)
+    assert first.status_code == repeat.status_code == 201, repeat.text
+    assert repeat.json()["wasteland_id"] == first.json()["wasteland_id"]
+    wid = first.json()["wasteland_id"]
+    mine = api.get("/v1/wastelands", headers=alice, params={"page_size": 200}).json()
+    assert sum(w["name"] == "Promises" for w in mine["wastelands"]) == 1
+    reused = api.post(
+        "/v1/wastelands", headers={**alice, "Idempotency-Key": key}, json={**body, "name": "X"}
+    )
+    assert reused.status_code == 400
+    assert reused.json()["error"]["details"][0]["field"] == "Idempotency-Key"
+
+    # A site admin reads the wasteland and changes nothing.
+    root = {
+        "Authorization": "Bearer " + mint_user_token("root", secret=DEV_JWT_SECRET, is_admin=True)
+    }
+    assert api.get(f"/v1/wastelands/{wid}", headers=root).json()["my_role"] == "viewer"
+    refused = [
+        api.post(f"/v1/wastelands/{wid}/join", headers=root, json={}),
+        api.post(f"/v1/wastelands/{wid}/runtime:wake", headers=root),
+        api.put(
+            f"/v1/wastelands/{wid}/credential",
+            headers=root,
+            json={"dolthub_token": BOB_TOKEN, "dolthub_org": "bob"},
+        ),
+        api.patch(f"/v1/wastelands/{wid}", headers=root, json={"name": "Mine now"}),
+    ]
+    for resp in refused:
+        assert resp.status_code == 403, resp.text
+        assert resp.json()["error"]["code"] == "PERMISSION_DENIED"
+
+    # A contributor without a credential may not accept: 403 before "connect DoltHub first".
+    added = api.post(
+        f"/v1/wastelands/{wid}/members",
+        headers=alice,
+        json={"user_id": "carol", "role": "contributor", "trust_level": 1},
+    )
+    assert added.status_code == 201, added.text
+    carol = auth("carol")
+    accept = api.post(
+        f"/v1/wastelands/{wid}/wanted/w-demo-001/accept",
+        headers=carol,
+        json={"quality": 4, "reliability": 4},
+    )
+    assert accept.status_code == 403, accept.text
+    claim = api.post(f"/v1/wastelands/{wid}/wanted/w-demo-001/claim", headers=carol)
+    assert claim.status_code == 400, claim.text
+    assert "connect DoltHub first" in claim.json()["error"]["message"]
+
+    # A string where the JWT needs a boolean is an invalid token, not an admin.
+    now = int(time.time())
+    stringly = jwt.encode(
+        {"version": 3, "kiloUserId": "root", "isAdmin": "yes", "iat": now, "exp": now + 600},
+        DEV_JWT_SECRET,
+        algorithm="HS256",
+    )
+    resp = api.get(f"/v1/wastelands/{wid}", headers={"Authorization": f"Bearer {stringly}"})
+    assert resp.status_code == 401

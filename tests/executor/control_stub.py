@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from wasteland.v1 import common_pb2, control_pb2, control_pb2_grpc
+from wasteland_common.grpc_server import SERVER_OPTIONS
 
 STARTED = time.monotonic()
 INSTANCE = uuid.uuid4().hex
@@ -52,7 +53,7 @@ async def serve(mode: str) -> None:
     loop = asyncio.get_running_loop()
     if mode != "stubborn":
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=SERVER_OPTIONS)
     control_pb2_grpc.add_ControlServiceServicer_to_server(Control(), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

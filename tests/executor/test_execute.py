@@ -44,6 +44,7 @@ from .fakes import (
 CLAIM = common_pb2.OPERATION_KIND_CLAIM
 OWNER = common_pb2.MEMBER_ROLE_OWNER
 CONTRIBUTOR = common_pb2.MEMBER_ROLE_CONTRIBUTOR
+VIEWER = common_pb2.MEMBER_ROLE_VIEWER
 
 
 @dataclass
@@ -55,8 +56,10 @@ class World:
     runtime: FakeRuntime
     db_dir: Path
 
-    def md(self, user: str | None = "alice", service: str = "gateway") -> Sequence[tuple[str, str]]:
-        token = mint_user_token(user, secret=JWT_SECRET) if user else None
+    def md(
+        self, user: str | None = "alice", service: str = "gateway", *, admin: bool = False
+    ) -> Sequence[tuple[str, str]]:
+        token = mint_user_token(user, secret=JWT_SECRET, is_admin=admin) if user else None
         return ServiceCredentials(service, SERVICE_SECRET).metadata(token)
 
     async def execute(self, user: str = "alice", **fields: Any) -> Any:
@@ -84,7 +87,11 @@ async def _serve(register: Any, name: str) -> grpc_server.RunningServer:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     registry = RegistryState(
-        members={"w1": {"alice": OWNER, "bob": CONTRIBUTOR}, "w2": {"alice": OWNER}},
+        # root is a site admin: the registry answers "viewer" for a wasteland it only reads.
+        members={
+            "w1": {"alice": OWNER, "bob": CONTRIBUTOR},
+            "w2": {"alice": OWNER, "root": VIEWER},
+        },
         credentials={("w1", "alice"): (TOKEN, "alice", "alice")},
         registered={("w1", "alice")},
     )
@@ -420,6 +427,27 @@ async def test_wake_get_and_stop_runtime(world: World) -> None:
     )
     assert stopped.runtime.state == common_pb2.RUNTIME_STATE_SLEEPING
     assert world.runtime.running() == []
+
+
+async def test_a_site_admin_reads_the_runtime_but_never_wakes_it(world: World) -> None:
+    root = world.md("root", admin=True)
+    seen = await world.executor.GetRuntime(
+        executor_pb2.GetRuntimeRequest(wasteland_id="w2"), metadata=root, timeout=10
+    )
+    assert seen.runtime.state == common_pb2.RUNTIME_STATE_SLEEPING
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await world.executor.WakeRuntime(
+            executor_pb2.WakeRuntimeRequest(wasteland_id="w2"), metadata=root, timeout=10
+        )
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert world.runtime.running() == []
+    # An admin who owns the wasteland keeps the owner's rights.
+    woke = await world.executor.WakeRuntime(
+        executor_pb2.WakeRuntimeRequest(wasteland_id="w2"),
+        metadata=world.md("alice", admin=True),
+        timeout=10,
+    )
+    assert woke.runtime.state == common_pb2.RUNTIME_STATE_RUNNING
 
 
 # --- secrets -----------------------------------------------------------------------------

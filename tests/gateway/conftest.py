@@ -10,10 +10,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from wasteland_common.auth import mint_user_token
 from wasteland_common.settings import DEV_JWT_SECRET
 from wl_gateway.app import create_app, policies_of
 from wl_gateway.clients import GatewayClients
+from wl_gateway.idempotency import IdempotencyStore
 from wl_gateway.ratelimit import RateLimiter
 from wl_gateway.settings import GatewaySettings
 
@@ -82,28 +84,36 @@ AppFactory = Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]]
 async def make_app(
     backends: Backends, clock: FakeClock, tmp_path: Path
 ) -> AsyncIterator[AppFactory]:
-    """Build gateway apps over the fake backends; each gets an httpx client."""
-    opened: list[tuple[GatewayClients, RateLimiter, httpx.AsyncClient]] = []
+    """Build gateway apps over the fake backends; each gets an httpx client.
+
+    Apps built with the same ``database_url`` share rate-limit counters and
+    idempotency keys, like replicas. ``idempotency`` replaces the key store.
+    """
+    opened: list[tuple[FastAPI, GatewayClients, RateLimiter, httpx.AsyncClient]] = []
 
     async def build(
-        database_url: str | None = None, **overrides: Any
+        database_url: str | None = None,
+        *,
+        idempotency: IdempotencyStore | None = None,
+        **overrides: Any,
     ) -> tuple[FastAPI, httpx.AsyncClient]:
         url = database_url or f"sqlite+pysqlite:///{tmp_path / 'gateway.db'}"
         settings = settings_for(backends, url, **overrides)
         clients = GatewayClients.from_settings(settings)
         limiter = RateLimiter.from_url(url, policies_of(settings), clock)
-        app = create_app(settings, clients, limiter=limiter, clock=clock)
+        app = create_app(settings, clients, limiter=limiter, idempotency=idempotency, clock=clock)
         http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
         )
-        opened.append((clients, limiter, http))
+        opened.append((app, clients, limiter, http))
         return app, http
 
     yield build
-    for clients, limiter, http in opened:
+    for app, clients, limiter, http in opened:
         await http.aclose()
         await clients.close()
         limiter.close()
+        app.state.idempotency.close()
 
 
 @pytest.fixture
@@ -111,6 +121,17 @@ async def api(make_app: AppFactory) -> httpx.AsyncClient:
     """An HTTP client of one gateway app over the fake backends."""
     _, http = await make_app()
     return http
+
+
+def routes_of(app: FastAPI) -> list[tuple[str, str]]:
+    """(METHOD, path) of every route the app serves, however its routers are nested."""
+    return [
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if context.path is not None
+        for method in sorted(context.methods or ())
+        if method != "HEAD"
+    ]
 
 
 def bearer(user: str, **kwargs: Any) -> dict[str, str]:

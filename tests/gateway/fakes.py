@@ -8,6 +8,7 @@ into the next call of a method.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,9 @@ class Common:
     faults: dict[str, Fault] = field(default_factory=dict)
     request_ids: list[str] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
+    # A call of a gated method signals ``entered[method]`` and waits for its gate.
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    entered: dict[str, asyncio.Event] = field(default_factory=dict)
 
     async def enter(
         self, method: str, context: grpc.aio.ServicerContext, *, user: bool = True
@@ -69,6 +73,10 @@ class Common:
         identity = self.authn.identify(metadata)
         identity.require_service("gateway")
         principal = identity.require_user() if user else identity.principal
+        gate = self.gates.get(method)
+        if gate is not None:
+            self.entered.setdefault(method, asyncio.Event()).set()
+            await gate.wait()
         fault = self.faults.pop(method, None)
         if fault is not None:
             if fault.error is not None:
@@ -88,6 +96,7 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
         self.credentials: dict[tuple[str, str], Any] = {}
         self.tokens: dict[tuple[str, str], str] = {}
         self.towns: dict[str, dict[str, Any]] = {}
+        self.upstream: dict[str, Any] = {}
         self._next = 0
 
     # ------------------------------------------------------------------ test helpers
@@ -139,6 +148,10 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
         out = common_pb2.Wasteland()
         out.CopyFrom(wasteland)
         out.my_role = member.role if member else common_pb2.MEMBER_ROLE_VIEWER
+        cred = self.credentials.get((wid, user))
+        out.my_rig_handle = (member.rig_handle if member else "") or (
+            (cred.rig_handle or cred.dolthub_org) if cred else ""
+        )
         return out
 
     def _owner_only(self, wid: str, user: str) -> None:
@@ -231,6 +244,35 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
         return registry_pb2.GetCredentialResponse(
             credential=cred or common_pb2.CredentialStatus(connected=False)
         )
+
+    async def PutUpstreamCredential(self, request: Any, context: Any) -> Any:
+        user = await self._user("PutUpstreamCredential", context)
+        self._owner_only(request.wasteland_id, user)
+        if not request.dolthub_token.startswith("writer"):
+            raise errors.invalid("dolthub_token", "the token cannot write the upstream")
+        self.upstream[request.wasteland_id] = common_pb2.UpstreamCredentialStatus(
+            connected=True,
+            dolthub_user="hop",
+            token_hint=request.dolthub_token[-4:],
+            connected_at=ts(),
+        )
+        return registry_pb2.PutUpstreamCredentialResponse(
+            credential=self.upstream[request.wasteland_id]
+        )
+
+    async def GetUpstreamCredential(self, request: Any, context: Any) -> Any:
+        user = await self._user("GetUpstreamCredential", context)
+        self.visible(request.wasteland_id, user)
+        status = self.upstream.get(request.wasteland_id)
+        return registry_pb2.GetUpstreamCredentialResponse(
+            credential=status or common_pb2.UpstreamCredentialStatus(connected=False)
+        )
+
+    async def DeleteUpstreamCredential(self, request: Any, context: Any) -> Any:
+        user = await self._user("DeleteUpstreamCredential", context)
+        self._owner_only(request.wasteland_id, user)
+        self.upstream.pop(request.wasteland_id, None)
+        return registry_pb2.DeleteUpstreamCredentialResponse()
 
     async def DeleteCredential(self, request: Any, context: Any) -> Any:
         user = await self._user("DeleteCredential", context)
@@ -534,6 +576,28 @@ class FakeExecutor(executor_pb2_grpc.ExecutorServiceServicer):  # type: ignore[m
         )
         if kind == common_pb2.OPERATION_KIND_JOIN and request.args.rig_handle == "slow-rig":
             result.status = common_pb2.OPERATION_STATUS_RUNNING
+            return result
+        if kind == common_pb2.OPERATION_KIND_SYNC:
+            if request.wasteland_id not in self.registry.upstream:
+                raise errors.FailedPrecondition("the wasteland has no upstream credential")
+            result.fork_sync.fork_behind_before = True
+            result.fork_sync.fork_behind_after = False
+            result.fork_sync.pull_request_url = (
+                f"https://www.dolthub.com/repositories/{rig}/wl-commons/pulls/1"
+            )
+            result.fork_sync.branches_removed.append(f"wl/{rig}/w-1")
+            result.status = common_pb2.OPERATION_STATUS_SUCCEEDED
+            return result
+        if kind == common_pb2.OPERATION_KIND_REGISTER_TOWN:
+            if request.args.rig_handle == "taken-town":
+                raise errors.AlreadyExists("the rig handle taken-town is taken on the commons")
+            result.branch = f"wl/register/{request.args.rig_handle}"
+            result.pull_request_url = (
+                f"https://www.dolthub.com/repositories/hop/wl-commons/pulls/{result.operation_id}"
+            )
+            town = self.registry.towns[request.wasteland_id][request.args.town_id]
+            town.pull_request_url = result.pull_request_url  # what RecordTown does
+            result.status = common_pb2.OPERATION_STATUS_SUCCEEDED
             return result
         if kind == common_pb2.OPERATION_KIND_JOIN:
             handle = request.args.rig_handle or rig

@@ -9,8 +9,11 @@ import time
 import httpx
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, settings
 from wasteland_common.auth import mint_user_token
 from wasteland_common.settings import DEV_JWT_SECRET
+
+from tests.support.kilo_claims import mistyped_claims
 
 from .conftest import FakeClock
 from .fakes import AUDIENCE, Backends
@@ -114,3 +117,29 @@ async def test_token_expiry_follows_the_injected_clock(
     clock.advance(120)
     resp = await api.get("/v1/wastelands", headers=headers)
     assert resp.status_code == 401
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(claims=mistyped_claims())
+async def test_a_mistyped_claim_is_401(api: httpx.AsyncClient, claims: dict[str, object]) -> None:
+    resp = await api.get("/v1/wastelands", headers={"Authorization": "Bearer " + signed(claims)})
+    assert resp.status_code == 401, claims
+    assert resp.json()["error"] == {
+        "code": "UNAUTHENTICATED",
+        "message": "Invalid token",
+        "details": [],
+    }
+
+
+async def test_a_string_admin_flag_is_not_an_admin(
+    api: httpx.AsyncClient, backends: Backends
+) -> None:
+    wid = backends.registry.seed("alice", visibility="private")
+    token = signed(claims(kiloUserId="root", isAdmin="yes"))
+    resp = await api.get(f"/v1/wastelands/{wid}", headers={"Authorization": "Bearer " + token})
+    assert resp.status_code == 401
+    assert "GetWasteland" not in backends.registry.common.calls

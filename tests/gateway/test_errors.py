@@ -133,3 +133,23 @@ async def test_registry_secret_text_is_redacted(
     )
     assert resp.status_code == 400
     assert "sandbox-token-alice" not in resp.text
+
+
+async def test_redaction_keeps_the_words_of_an_error_message(
+    api: httpx.AsyncClient, backends: Backends, alice: dict[str, str]
+) -> None:
+    wid = backends.registry.seed("alice")
+    backends.registry.common.faults["PutCredential"] = Fault(
+        error=errors.invalid("dolthub_token", "DoltHub rejected the token")
+    )
+    resp = await api.put(
+        f"/v1/wastelands/{wid}/credential",
+        headers=alice,
+        json={"dolthub_token": "sandbox-token-alice", "dolthub_org": "alice"},
+    )
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert error["message"] == "dolthub_token: DoltHub rejected the token"
+    assert error["details"] == [
+        {"field": "dolthub_token", "description": "DoltHub rejected the token"}
+    ]

@@ -7,13 +7,12 @@ import logging
 import uuid
 from typing import Any
 
-import grpc
 import httpx
 import pytest
-from wasteland.v1 import board_pb2, common_pb2
+from wasteland.v1 import board_pb2
 
 from .conftest import AppFactory
-from .fakes import T0_TEXT, Backends, Fault, ts
+from .fakes import T0_TEXT, Backends, ts
 
 # (method, path) of every route in design/api.md.
 API_ROUTES = [
@@ -58,7 +57,15 @@ WASTELAND_FIELDS = {
     "wasteland_id", "name", "owner", "visibility", "upstream", "status", "created_at",
     "updated_at", "my_role", "runtime_state",
 }  # fmt: skip
-CREDENTIAL_FIELDS = {"connected", "dolthub_org", "rig_handle", "token_hint", "connected_at"}
+CREDENTIAL_FIELDS = {
+    "connected",
+    "dolthub_org",
+    "rig_handle",
+    "token_hint",
+    "connected_at",
+    "fork_behind",
+    "fork_checked_at",
+}
 MEMBER_FIELDS = {"user_id", "role", "trust_level", "rig_handle", "joined_at", "source"}
 RIG_FIELDS = {"handle", "display_name", "rig_type", "parent_rig", "trust_level", "registered_at"}
 WANTED_FIELDS = {
@@ -161,16 +168,7 @@ async def test_wasteland_crud(
     deleted = await api.delete(f"/v1/wastelands/{wid}", headers=alice)
     assert deleted.status_code == 204
     assert deleted.content == b""
-    assert backends.executor.runtime[wid] == common_pb2.RUNTIME_STATE_SLEEPING  # stopped
     assert (await api.get(f"/v1/wastelands/{wid}", headers=alice)).status_code == 404
-
-
-async def test_delete_succeeds_when_stopping_the_runtime_fails(
-    api: httpx.AsyncClient, backends: Backends, alice: dict[str, str]
-) -> None:
-    wid = backends.registry.seed("alice")
-    backends.executor.common.faults["StopRuntime"] = Fault(code=grpc.StatusCode.UNAVAILABLE)
-    assert (await api.delete(f"/v1/wastelands/{wid}", headers=alice)).status_code == 204
 
 
 async def test_credential_never_returns_the_token(
@@ -200,6 +198,8 @@ async def test_credential_never_returns_the_token(
         "rig_handle": "alice-rig",
         "token_hint": "wxyz",
         "connected_at": T0_TEXT,
+        "fork_behind": None,
+        "fork_checked_at": None,
     }
     got = await api.get(f"/v1/wastelands/{wid}/credential", headers=alice)
     assert got.json() == put.json()
@@ -318,6 +318,42 @@ async def test_join_without_credential_says_connect_first(
     }
 
 
+async def test_upstream_credential_and_fork_sync(
+    api: httpx.AsyncClient, backends: Backends, alice: dict[str, str]
+) -> None:
+    wid = backends.registry.seed("alice")
+    backends.registry.connect(wid, "alice", "alice")
+    url = f"/v1/wastelands/{wid}/upstream-credential"
+    assert (await api.get(url, headers=alice)).json() == {
+        "connected": False, "dolthub_user": None, "token_hint": None, "connected_at": None,
+    }  # fmt: skip
+    no_sync = await api.post(f"/v1/wastelands/{wid}/sync", headers=alice)
+    assert no_sync.status_code == 400
+    assert no_sync.json()["error"]["code"] == "FAILED_PRECONDITION"
+
+    refused = await api.put(url, headers=alice, json={"dolthub_token": "reader-1234"})
+    assert refused.status_code == 400
+    assert "reader-1234" not in refused.text
+    put = await api.put(url, headers=alice, json={"dolthub_token": "writer-token-9876"})
+    assert put.status_code == 200, put.text
+    assert put.json() == {
+        "connected": True, "dolthub_user": "hop", "token_hint": "9876", "connected_at": T0_TEXT,
+    }  # fmt: skip
+    assert "writer-token" not in put.text
+    assert (await api.get(url, headers=alice)).json() == put.json()
+
+    synced = await api.post(f"/v1/wastelands/{wid}/sync", headers=alice)
+    assert synced.status_code == 200, synced.text
+    assert synced.json()["fork_sync"] == {
+        "fork_behind_before": True,
+        "fork_behind_after": False,
+        "pull_request_url": "https://www.dolthub.com/repositories/alice/wl-commons/pulls/1",
+        "branches_removed": ["wl/alice/w-1"],
+    }
+    assert (await api.delete(url, headers=alice)).status_code == 204
+    assert (await api.get(url, headers=alice)).json()["connected"] is False
+
+
 async def test_rigs_and_towns(
     api: httpx.AsyncClient, backends: Backends, alice: dict[str, str]
 ) -> None:
@@ -328,6 +364,7 @@ async def test_rigs_and_towns(
     assert rigs.json()["rigs"][1]["parent_rig"] == "alice"
     assert rigs.json()["rigs"][0]["parent_rig"] is None
 
+    backends.registry.connect(wid, "alice", "alice")
     town = await api.post(
         f"/v1/wastelands/{wid}/towns",
         headers=alice,
@@ -337,6 +374,17 @@ async def test_rigs_and_towns(
     assert town.json()["town_id"] == "town-1"
     assert town.json()["rig_handle"] == "alice-town"
     assert town.json()["connected_by"] == "alice"
+    assert town.json()["pull_request_url"].endswith("/pulls/op-1")
+    listed = await api.get(f"/v1/wastelands/{wid}/towns", headers=alice)
+    assert [t["town_id"] for t in listed.json()["towns"]] == ["town-1"]
+    assert listed.json()["towns"][0]["pull_request_url"] == town.json()["pull_request_url"]
+    # A registration DoltHub refuses leaves no town behind.
+    refused = await api.post(
+        f"/v1/wastelands/{wid}/towns",
+        headers=alice,
+        json={"town_id": "town-2", "rig_handle": "taken-town", "owner_email": "a@example.com"},
+    )
+    assert refused.status_code == 409, refused.text
     listed = await api.get(f"/v1/wastelands/{wid}/towns", headers=alice)
     assert [t["town_id"] for t in listed.json()["towns"]] == ["town-1"]
     gone = await api.delete(f"/v1/wastelands/{wid}/towns/town-1", headers=alice)

@@ -101,6 +101,22 @@ class RecordingBoard:
         self.tracked.pop(wasteland_id, None)
 
 
+@dataclass
+class RecordingWorkloads:
+    """An executor stand-in that remembers which workloads it was asked to stop."""
+
+    stopped: list[str] = field(default_factory=list)
+
+    async def stop(self, wasteland_id: str) -> bool:
+        self.stopped.append(wasteland_id)
+        return True
+
+
+@pytest.fixture
+def workloads() -> RecordingWorkloads:
+    return RecordingWorkloads()
+
+
 def make_wasteland(
     sessions: sessionmaker[Session],
     owner: Principal,

@@ -15,6 +15,9 @@ TIMEOUT = 30.0
 # Long enough that PyJWT does not warn (tests turn warnings into errors).
 USER_SECRET = "registry-tests-kilo-jwt-secret-0123456789"
 SERVICE_SECRET = "registry-tests-service-jwt-secret-0123456789"
+# Test modules mint their metadata at import, and the whole suite can take longer than a
+# real service token's five minutes between collection and a test's run.
+TOKEN_TTL = 24 * 3600
 
 
 def metadata(
@@ -27,10 +30,12 @@ def metadata(
     """Metadata as a calling service would send it (user JWT and/or service JWT)."""
     items: list[tuple[str, str]] = []
     if service:
-        token = mint_service_token(service, secret=SERVICE_SECRET)
+        token = mint_service_token(service, secret=SERVICE_SECRET, ttl_seconds=TOKEN_TTL)
         items.append(("x-service-authorization", f"Bearer {token}"))
     if user:
-        jwt = mint_user_token(user, secret=USER_SECRET, orgs=orgs, is_admin=admin)
+        jwt = mint_user_token(
+            user, secret=USER_SECRET, orgs=orgs, is_admin=admin, ttl_seconds=TOKEN_TTL
+        )
         items.append(("authorization", f"Bearer {jwt}"))
     return items
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import dolthub, errors
 from wasteland_common.auth import Principal
-from wl_registry import actions, credentials, crypto, members
+from wl_registry import actions, credentials, crypto, members, towns, wastelands
 from wl_registry.credentials import NewCredential
 from wl_registry.paging import PageRequest
 from wl_registry.store import CredentialRow
@@ -26,12 +26,14 @@ ROOT = user("root", admin=True)
 GOOD = {"token-of-alice-1234": "alice", "token-of-bob-5678": "bob"}
 
 
-async def fake_validate(token: SecretStr, ref: UpstreamRef) -> None:
+async def fake_validate(token: SecretStr, ref: UpstreamRef, org: str) -> None:
     value = token.get_secret_value()
     if value == "token-dolthub-down":
         raise dolthub.Unavailable("DoltHub validate: HTTP 503")
     if value not in GOOD:
         raise dolthub.Unauthorized("DoltHub validate: HTTP 401")
+    if org in GOOD.values() and org != GOOD[value]:  # another user's own org
+        raise credentials.OrgNotWritable("DoltHub write probe: HTTP 403")
 
 
 @pytest.fixture
@@ -92,6 +94,18 @@ async def test_a_rejected_token_is_invalid_argument_and_stores_nothing(
     assert "token-wrong" not in bad.value.message
     with pytest.raises(dolthub.Unavailable):  # the interceptor maps it to UNAVAILABLE
         await connect(ALICE, wid, "token-dolthub-down")  # type: ignore[misc]
+    with sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(CredentialRow)) == 0
+
+
+async def test_a_token_that_cannot_write_the_named_org_is_refused(
+    connect: Callable[..., object], sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    wid = make_wasteland(sessions, ALICE, wasteland_id="w1", now=clock())
+    with pytest.raises(errors.InvalidArgument) as bad:
+        await connect(ALICE, wid, "token-of-alice-1234", "bob")  # type: ignore[misc]
+    assert bad.value.violations[0].field == "dolthub_org"
+    assert "cannot write the DoltHub org bob" in bad.value.message
     with sessions() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(CredentialRow)) == 0
 
@@ -260,10 +274,84 @@ async def test_the_dolthub_validator_uses_the_token_against_the_upstream() -> No
     )
     validate = credentials.dolthub_validator(client)
     try:
-        await validate(SecretStr("good-token-123456"), UpstreamRef("hop", "wl-commons"))
+        await validate(SecretStr("good-token-123456"), UpstreamRef("hop", "wl-commons"), "alice")
         with pytest.raises(dolthub.Unauthorized) as rejected:
-            await validate(SecretStr("bad-token-9876543"), UpstreamRef("hop", "wl-commons"))
+            await validate(
+                SecretStr("bad-token-9876543"), UpstreamRef("hop", "wl-commons"), "alice"
+            )
     finally:
         await http.aclose()
     assert "bad-token" not in str(rejected.value)
     assert seen[0] == ("/api/v1alpha1/hop/wl-commons/main", "token good-token-123456")
+
+
+async def test_permission_is_checked_before_preconditions(
+    connect: Callable[..., object],
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    keyring: crypto.Keyring,
+    new_id: Callable[[], str],
+) -> None:
+    wid = make_wasteland(sessions, ALICE, wasteland_id="w1", visibility="public", now=clock())
+    carol = user("carol")
+    with sessions.begin() as session:
+        members.add(
+            session, ALICE, wid, user_id="carol", role="contributor", trust_level=1,
+            now=clock(), new_id=new_id,
+        )  # fmt: skip
+    # A contributor without a credential may not accept: 403, not "connect DoltHub first".
+    for kind in ("accept", "reject"):
+        with pytest.raises(errors.PermissionDenied, match="maintainers and owners"):
+            authorize(sessions, carol, wid, kind, keyring)
+        # Neither may a reader of the public wasteland (connecting makes a contributor).
+        with pytest.raises(errors.PermissionDenied, match="maintainers and owners"):
+            authorize(sessions, BOB, wid, kind, keyring)
+    # What they may do once connected answers the precondition.
+    for who in (carol, BOB):
+        with pytest.raises(errors.FailedPrecondition, match="connect DoltHub first"):
+            authorize(sessions, who, wid, "claim", keyring)
+    # "Not active" is a precondition too: permission still comes first.
+    failed = make_wasteland(sessions, ALICE, wasteland_id="w2", status="failed", now=clock())
+    with pytest.raises(errors.PermissionDenied):
+        authorize(sessions, BOB, failed, "accept", keyring)
+    with pytest.raises(errors.FailedPrecondition, match="not active"):
+        authorize(sessions, BOB, failed, "claim", keyring)
+    # Removing someone else needs the right before the member is even looked up.
+    with sessions.begin() as session, pytest.raises(errors.PermissionDenied):
+        members.remove(session, carol, wid, user_id="nobody")
+
+
+async def test_admins_change_nothing_even_on_public_wastelands(
+    connect: Callable[..., object],
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    keyring: crypto.Keyring,
+    new_id: Callable[[], str],
+) -> None:
+    wid = make_wasteland(sessions, ALICE, wasteland_id="w1", visibility="public", now=clock())
+    with sessions.begin() as session:
+        assert wastelands.get(session, ROOT, wid).my_role == "viewer"
+    with pytest.raises(errors.PermissionDenied):
+        await connect(ROOT, wid, "token-of-bob-5678", "root")  # type: ignore[misc]
+    for kind in ("join", "claim", "post", "accept"):
+        with pytest.raises(errors.PermissionDenied):
+            authorize(sessions, ROOT, wid, kind, keyring)
+    town = towns.NewTown(wid, "t1", "root-town", "root@example.com")
+    refusals = [
+        lambda s: towns.connect(s, ROOT, town, now=clock(), new_id=new_id),
+        lambda s: towns.disconnect(s, ROOT, wid, "t1"),
+        lambda s: credentials.delete(s, ROOT, wid),
+        lambda s: members.remove(s, ROOT, wid, user_id="root"),
+        lambda s: members.add(
+            s, ROOT, wid, user_id="root", role="owner", trust_level=3, now=clock(), new_id=new_id
+        ),
+        lambda s: wastelands.update(s, ROOT, wid, wastelands.WastelandChanges(name="x"), clock()),
+        lambda s: wastelands.soft_delete(s, ROOT, wid, clock()),
+    ]
+    for refused in refusals:
+        with sessions.begin() as session, pytest.raises(errors.PermissionDenied):
+            refused(session)
+    # An admin who is also a member keeps that member's rights.
+    await connect(ALICE, wid, "token-of-alice-1234", "alice")  # type: ignore[misc]
+    owner_admin = user("alice", admin=True)
+    assert authorize(sessions, owner_admin, wid, "accept", keyring).role == "owner"

@@ -99,15 +99,20 @@ def test_the_admin_flag_grants_reading_only(
     if w.deleted:
         assert admin is None
         return
-    if plain is not None:
+    if plain is not None and plain.is_member:
+        # An admin who is also an owner or member keeps that member's rights.
         assert admin == plain
     else:
+        # Without a membership an admin only reads, even a public wasteland anyone may
+        # join: no connecting, joining, acting, changing.
         assert admin is not None
         assert admin.role == "viewer"
         assert admin.source == "admin"
         assert not ownership.can_connect(admin)
+        assert not ownership.can_take_part(admin)
         assert not ownership.can_update_wasteland(admin)
         assert not ownership.can_manage_members(admin)
+        assert not ownership.can_remove_member(admin, caller_id=p.user_id, target_id=p.user_id)
         assert not ownership.can_delete_wasteland(with_admin(p, True), w, admin)
 
 

@@ -6,11 +6,13 @@ paths against the DoltHub sandbox.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
+import jwt
 import pytest
 from pydantic import SecretStr
 from wasteland.v1 import common_pb2, registry_pb2
@@ -32,9 +34,19 @@ BOB = metadata("bob")
 EXECUTOR_ALICE = metadata("alice", service="executor")
 
 
-async def validate(token: SecretStr, ref: UpstreamRef) -> None:
+async def validate(token: SecretStr, ref: UpstreamRef, org: str) -> None:
     if token.get_secret_value() != "token-of-alice-1234":
         raise dolthub.Unauthorized("HTTP 401")
+
+
+async def probe_upstream(token: SecretStr, ref: UpstreamRef) -> str:
+    if token.get_secret_value() != "upstream-token-5678":
+        raise dolthub.Forbidden("HTTP 403")
+    return "hop"
+
+
+async def check_fork(token: SecretStr, ref: UpstreamRef, org: str) -> bool | None:
+    return False
 
 
 @pytest.fixture
@@ -59,6 +71,8 @@ async def registry(
         ),
         validate_token=validate,
         board=board,
+        probe_upstream=probe_upstream,
+        check_fork=check_fork,
         new_id=new_id,
     )
     running = await start_server(deps, host="127.0.0.1", port=0)
@@ -337,3 +351,26 @@ async def test_towns_over_grpc(registry: tuple[Registry, RecordingBoard]) -> Non
         registry_pb2.DisconnectTownRequest(wasteland_id=wid, town_id="town-1"),
         ALICE,
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("isAdmin", "yes"),
+        ("version", "3"),
+        ("version", 3.0),
+        ("kiloUserId", ""),
+        ("orgMemberships", [{"orgId": "acme", "role": "admin"}]),
+    ],
+)
+async def test_a_mistyped_claim_is_unauthenticated_in_the_service(
+    registry: tuple[Registry, RecordingBoard], name: str, value: object
+) -> None:
+    # The registry re-verifies the forwarded JWT with the same rules as the gateway.
+    client, _ = registry
+    now = int(time.time())
+    claims = {"version": 3, "kiloUserId": "root", "exp": now + 600, name: value}
+    token = jwt.encode(claims, USER_SECRET, algorithm="HS256")
+    md = [*metadata(), ("authorization", f"Bearer {token}")]
+    failed = await client.fails("ListWastelands", registry_pb2.ListWastelandsRequest(), md)
+    assert failed.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -13,10 +13,11 @@ import grpc
 import pytest
 from pydantic import SecretStr
 from wasteland.v1 import common_pb2, registry_pb2
+from wasteland_common.dolthub import DoltHubClient
 from wl_registry.server import RegistrySettings, build_and_start
 
 from tests.support.ports import free_port
-from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, api_url, start_sandbox
+from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, HOP_TOKEN, api_url, start_sandbox
 
 from .grpc_helpers import SERVICE_SECRET, USER_SECRET, Registry, bad_fields, metadata
 
@@ -42,6 +43,9 @@ async def registry(sandbox: str, tmp_path: Path) -> AsyncIterator[Registry]:
         # Nobody listens there: board-sync is down for these tests.
         BOARD_ADDR=f"127.0.0.1:{free_port()}",
         BOARD_CALL_TIMEOUT_SECONDS=2,
+        # Nor the executor: a delete's stop is best effort.
+        EXECUTOR_ADDR=f"127.0.0.1:{free_port()}",
+        EXECUTOR_CALL_TIMEOUT_SECONDS=2,
         PROVISION_TIMEOUT_SECONDS=60,
     )
     running, cleanup = await build_and_start(settings)
@@ -121,3 +125,49 @@ async def test_provision_from_the_template(registry: Registry) -> None:
     # The fork exists now, so a second provisioning into the same org is refused.
     again = await registry.fails("CreateWasteland", create(upstream="", dolthub_org="alice"), ALICE)
     assert again.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+async def test_a_credential_must_be_able_to_write_the_org_it_names(registry: Registry) -> None:
+    wid = (await registry.call("CreateWasteland", create(), ALICE)).wasteland.wasteland_id
+    # bob's token reads the public upstream but cannot write alice's org.
+    put = registry_pb2.PutCredentialRequest(
+        wasteland_id=wid, dolthub_token=BOB_TOKEN, dolthub_org="alice"
+    )
+    error = await registry.fails("PutCredential", put, BOB)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_fields(error) == ["dolthub_org"]
+    assert BOB_TOKEN not in (error.details() or "")
+    # Naming his own org works; his fork exists afterwards (made to prove the write).
+    own = registry_pb2.PutCredentialRequest(
+        wasteland_id=wid, dolthub_token=BOB_TOKEN, dolthub_org="bob"
+    )
+    status = (await registry.call("PutCredential", own, BOB)).credential
+    assert status.connected
+    got = await registry.call(
+        "GetCredential", registry_pb2.GetCredentialRequest(wasteland_id=wid), BOB
+    )
+    assert got.credential.HasField("fork_behind")
+    assert got.credential.fork_behind is False  # a fresh fork is current
+    assert got.credential.HasField("fork_checked_at")
+
+
+async def test_the_upstream_credential_must_write_the_upstream(
+    registry: Registry, sandbox: str
+) -> None:
+    wid = (await registry.call("CreateWasteland", create(), ALICE)).wasteland.wasteland_id
+    bad = registry_pb2.PutUpstreamCredentialRequest(wasteland_id=wid, dolthub_token=BOB_TOKEN)
+    error = await registry.fails("PutUpstreamCredential", bad, ALICE)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_fields(error) == ["dolthub_token"]
+    good = registry_pb2.PutUpstreamCredentialRequest(wasteland_id=wid, dolthub_token=HOP_TOKEN)
+    status = (await registry.call("PutUpstreamCredential", good, ALICE)).credential
+    # The sandbox's user behind HOP_TOKEN, as DoltHub names it in the write operation.
+    assert (status.connected, status.dolthub_user) == (True, "hop-maintainer")
+    assert status.token_hint == HOP_TOKEN[-4:]
+    # The probe left nothing behind on the upstream.
+    async with DoltHubClient(sandbox, token=HOP_TOKEN) as hop:
+        assert [
+            b for b in await hop.list_branches("hop", "wl-commons") if "access-check" in b
+        ] == []
+    get = registry_pb2.GetUpstreamCredentialRequest(wasteland_id=wid)
+    assert (await registry.call("GetUpstreamCredential", get, ALICE)).credential.connected

@@ -17,7 +17,7 @@ from wl_registry.store import CredentialRow, MemberRow, WastelandRow
 from wl_registry.validation import UpstreamRef
 from wl_registry.wastelands import NewWasteland, Provisioning, WastelandChanges
 
-from .conftest import Clock, FakeDoltHub, RecordingBoard, user
+from .conftest import Clock, FakeDoltHub, RecordingBoard, RecordingWorkloads, user
 
 TEMPLATE = UpstreamRef("kilo-wastelands", "wl-template")
 ALICE = user("alice")
@@ -291,15 +291,21 @@ async def test_delete_rules_and_purge(
     sessions: sessionmaker[Session],
     clock: Clock,
     board: RecordingBoard,
+    workloads: RecordingWorkloads,
 ) -> None:
     dave = user("dave", ("acme", "member"))
     org_w = await make(dave, owner_org="acme")  # type: ignore[misc]
     # The creator is an explicit owner but only org owners delete org wastelands.
     with pytest.raises(errors.PermissionDenied):
-        await wastelands.delete(sessions, dave, org_w.wasteland_id, board=board, now=clock)
+        await wastelands.delete(
+            sessions, dave, org_w.wasteland_id, board=board, workloads=workloads, now=clock
+        )
     acme_owner = user("olga", ("acme", "owner"))
-    await wastelands.delete(sessions, acme_owner, org_w.wasteland_id, board=board, now=clock)
+    await wastelands.delete(
+        sessions, acme_owner, org_w.wasteland_id, board=board, workloads=workloads, now=clock
+    )
     assert org_w.wasteland_id not in board.tracked
+    assert workloads.stopped == [org_w.wasteland_id]  # refused deletes stop nothing
     with pytest.raises(errors.NotFound), sessions.begin() as session:
         wastelands.get(session, dave, org_w.wasteland_id)
 
@@ -319,6 +325,7 @@ async def test_delete_erases_credentials_at_once(
     sessions: sessionmaker[Session],
     clock: Clock,
     board: RecordingBoard,
+    workloads: RecordingWorkloads,
 ) -> None:
     w = await make()  # type: ignore[misc]
     with sessions.begin() as session:
@@ -331,8 +338,12 @@ async def test_delete_erases_credentials_at_once(
             )
         )  # fmt: skip
     with pytest.raises(errors.PermissionDenied):  # bob reads the public wasteland only
-        await wastelands.delete(sessions, BOB, w.wasteland_id, board=board, now=clock)
-    await wastelands.delete(sessions, ALICE, w.wasteland_id, board=board, now=clock)
+        await wastelands.delete(
+            sessions, BOB, w.wasteland_id, board=board, workloads=workloads, now=clock
+        )
+    await wastelands.delete(
+        sessions, ALICE, w.wasteland_id, board=board, workloads=workloads, now=clock
+    )
     with sessions.begin() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(CredentialRow)) == 0
 

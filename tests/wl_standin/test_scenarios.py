@@ -1,7 +1,7 @@
 """``wl`` scenarios as real subprocesses against a real DoltHub sandbox on loopback.
 
-Parametrised over the binaries found: the stand-in (``.venv/bin/wl``) always, and the real
-Go binary when ``WL_REAL_BINARY`` names one built against the sandbox's API URL.
+Parametrised over both binaries: the stand-in (``.venv/bin/wl``) and the real Go binary
+v0.4.0, built for each sandbox's API URL (``tests/support/wl.py``; required in CI).
 
 ``test_join`` needs a pristine sandbox of its own. Every other scenario runs in one shared
 :class:`scenarios.World` per binary (one sandbox, rigs joined once, distinct items per
@@ -10,28 +10,17 @@ scenario), so binaries never share state and the module stays fast.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.procs import VENV_BIN
 from tests.support.sandbox import ALICE_TOKEN, HOP_TOKEN, api_url, start_sandbox
+from tests.support.wl import binary_for, flavours
 
 from . import scenarios as sc
 
 pytestmark = pytest.mark.integration
-
-STANDIN = str(VENV_BIN / "wl")
-
-
-def _binaries() -> list[object]:
-    found: list[object] = [pytest.param(STANDIN, id="standin")]
-    real = os.environ.get("WL_REAL_BINARY", "")
-    if real:
-        found.append(pytest.param(real, id="real", marks=pytest.mark.realwl))
-    return found
 
 
 @pytest.fixture
@@ -41,26 +30,26 @@ def hub(tmp_path: Path) -> Iterator[sc.Hub]:
         yield sc.Hub(api_url(proc))
 
 
-@pytest.fixture(params=_binaries())
+@pytest.fixture(params=flavours())
 def alice(request: pytest.FixtureRequest, hub: sc.Hub, tmp_path: Path) -> sc.Rig:
     """alice, not joined yet, on a fresh sandbox."""
     home = tmp_path / "alice"
     home.mkdir()
-    return sc.Rig(
-        binary=str(request.param), api=hub.api, home=home, handle="alice", token=ALICE_TOKEN
-    )
+    binary = binary_for(request.param, hub.api)
+    return sc.Rig(binary=str(binary), api=hub.api, home=home, handle="alice", token=ALICE_TOKEN)
 
 
-@pytest.fixture(scope="module", params=_binaries())
+@pytest.fixture(scope="module", params=flavours())
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sc.World]:
     """One seeded sandbox per binary, shared by the scenarios of this module."""
     root = tmp_path_factory.mktemp("world")
     with start_sandbox(root / "sandbox") as proc:
+        binary = binary_for(request.param, api_url(proc))
         yield sc.build_world(
             sc.Hub(api_url(proc)),
-            str(request.param),
+            str(binary),
             root,
             alice_token=ALICE_TOKEN,
             maintainer_token=HOP_TOKEN,

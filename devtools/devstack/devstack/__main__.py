@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from wasteland_common.auth import OrgRole, mint_user_token
 from wasteland_common.settings import DEV_JWT_SECRET, DEV_SERVICE_SECRET
 
 from .demo import ensure_demo_wasteland
-from .stack import KubernetesTarget, StackConfig, running_stack
+from .stack import KubernetesTarget, StackConfig, choose_wl, running_stack
 
 WORKLOAD_NAMESPACE = "wasteland-workloads"
 
@@ -68,27 +69,36 @@ def _run(args: argparse.Namespace) -> int:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    cfg = StackConfig(
+        data_dir=data_dir,
+        http_port=int(os.environ.get("WASTELAND_HTTP_PORT", "8080")),
+        sandbox_port=int(os.environ.get("DOLTHUB_SANDBOX_PORT", "7355")),
+        registry_port=_port("REGISTRY_ADDR", 7401),
+        board_port=_port("BOARD_ADDR", 7402),
+        executor_port=_port("EXECUTOR_ADDR", 7403),
+        jwt_secret=secret,
+        service_secret=service_secret,
+        log_format=os.environ.get("LOG_FORMAT", "text"),
+        sleep_after_seconds=int(os.environ.get("SLEEP_AFTER_SECONDS", "1800")),
+        wl_binary=Path(os.environ["WL_BINARY"]) if os.environ.get("WL_BINARY") else None,
+    )
+    if cfg.wl_binary is None:
+        print("devstack: building the real wl 0.4.0 for the sandbox (first time about a minute)")  # noqa: T201
+    choice = choose_wl(cfg)
+    if choice.real:
+        wl_line = f"the real wl 0.4.0 ({choice.reason})"
+    else:
+        wl_line = f"the wl STAND-IN ({choice.reason})"
+        print(f"devstack: falling back to the wl stand-in: {choice.reason}", file=sys.stderr)  # noqa: T201
+    cfg = dataclasses.replace(cfg, wl_binary=choice.path)
     with contextlib.ExitStack() as exits:
-        kube = None
         if args.runtime == "kubernetes":
             kube = exits.enter_context(_kubernetes(data_dir, service_secret))
-        cfg = StackConfig(
-            data_dir=data_dir,
-            http_port=int(os.environ.get("WASTELAND_HTTP_PORT", "8080")),
-            sandbox_port=int(os.environ.get("DOLTHUB_SANDBOX_PORT", "7355")),
-            registry_port=_port("REGISTRY_ADDR", 7401),
-            board_port=_port("BOARD_ADDR", 7402),
-            executor_port=_port("EXECUTOR_ADDR", 7403),
-            jwt_secret=secret,
-            service_secret=service_secret,
-            log_format=os.environ.get("LOG_FORMAT", "text"),
-            sleep_after_seconds=int(os.environ.get("SLEEP_AFTER_SECONDS", "1800")),
-            kubernetes=kube,
-        )
-        return _serve(cfg, secret, done)
+            cfg = dataclasses.replace(cfg, kubernetes=kube)
+        return _serve(cfg, secret, done, wl_line)
 
 
-def _serve(cfg: StackConfig, secret: str, done: threading.Event) -> int:
+def _serve(cfg: StackConfig, secret: str, done: threading.Event, wl_line: str) -> int:
     with running_stack(cfg) as stack:
         url = stack.gateway.url
         demo = ensure_demo_wasteland(url, secret)
@@ -99,6 +109,8 @@ Hosted Wasteland is running.
   DoltHub sandbox:       {stack.sandbox.url}/api/v1alpha1
                          (tokens sandbox-token-alice, sandbox-token-bob)
   JWT secret:            KILO_JWT_SECRET={secret}
+  wl:                    {wl_line}
+                         {cfg.wl_binary}
   data and logs:         {cfg.data_dir} (logs/<service>.log){_kube_note(cfg)}
 
 Get a development JWT and look at alice's demo board:

@@ -11,8 +11,8 @@ What it emulates differently, because there is no container runtime or pod netwo
 - each pod gets its own loopback address (127.77.x.y) standing in for its network
   namespace: an environment value ``0.0.0.0`` (listen everywhere) becomes that address,
   so every pod keeps its container ports without clashing;
-- each ``emptyDir`` is a fresh directory; environment values under a mount path are
-  rewritten to it;
+- each ``emptyDir`` is a fresh directory; an environment value naming its mount path
+  becomes that directory;
 - Services are reached through a routes file (``--routes``) mapping
   ``<service>.<namespace>.svc.<cluster domain>:<port>`` to the serving pod's loopback
   address; the executor reads it when ``DEV_SERVICE_ROUTES_FILE`` names it.
@@ -329,10 +329,10 @@ def _rewrite(value: str, ip: str, mounts: dict[str, Path]) -> str:
     """An environment value as the process sees it in its stand-in pod."""
     if value == "0.0.0.0":
         return ip
-    for mount_path, directory in mounts.items():
-        if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
-            return str(directory) + value[len(mount_path.rstrip("/")) :]
-    return value
+    # Only a value naming a mount path exactly: a host path that merely starts the same
+    # way (the checkout under /work, a clone under /tmp) must reach the process intact.
+    directory = mounts.get(value) or mounts.get(value.rstrip("/"))
+    return str(directory) if directory is not None else value
 
 
 async def _main(args: argparse.Namespace) -> None:

@@ -10,6 +10,7 @@ as the ``wasteland-executor`` ServiceAccount, and a kubelet stand-in
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from wasteland_common.settings import DEV_JWT_SECRET, DEV_SERVICE_SECRET
 
+from . import wlbuild
 from .procs import VENV_BIN, Proc, started, stop
 
 KUBELET_READY = re.compile(r"kubelet stand-in watching pods")
@@ -55,6 +57,9 @@ class StackConfig:
     poll_interval_seconds: int = 300
     sleep_after_seconds: int = 1800
     log_format: str = "text"
+    # The `wl` the control servers run; None: the real v0.4.0 built for the sandbox URL
+    # when Go can build it, else the stand-in (see :func:`choose_wl`).
+    wl_binary: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     # Extra environment of the executor only (e.g. a short reconcile interval in tests).
     executor_env: dict[str, str] = field(default_factory=dict)
@@ -71,6 +76,31 @@ class StackConfig:
         return f"http://127.0.0.1:{self.sandbox_port}{API_PREFIX}"
 
 
+STANDIN_WL = VENV_BIN / "wl"
+
+
+@dataclass(frozen=True)
+class WlChoice:
+    """The `wl` a stack runs and why."""
+
+    path: Path
+    real: bool
+    reason: str
+
+
+def choose_wl(cfg: StackConfig) -> WlChoice:
+    """``cfg.wl_binary`` when set; else the real `wl` built for the sandbox URL, or the
+    stand-in when Go cannot build it (the reason says why)."""
+    if cfg.wl_binary is not None:
+        real = cfg.wl_binary.resolve() != STANDIN_WL.resolve()
+        return WlChoice(cfg.wl_binary, real, "WL_BINARY is set")
+    try:
+        path = wlbuild.build(cfg.dolthub_api_url)
+    except wlbuild.BuildError as exc:
+        return WlChoice(STANDIN_WL, False, f"the real wl cannot be built here: {exc}")
+    return WlChoice(path, True, f"built for {cfg.dolthub_api_url}")
+
+
 @dataclass
 class Stack:
     """A running stack; ``gateway.url`` is the public API."""
@@ -81,6 +111,7 @@ class Stack:
     board: Proc
     executor: Proc
     gateway: Proc
+    wl: WlChoice
     kubelet: Proc | None = None
     _exits: contextlib.ExitStack | None = None
 
@@ -93,7 +124,7 @@ class Stack:
         """Stop the executor (SIGTERM, as a rollout would) and start it again."""
         assert self._exits is not None
         stop(self.executor.popen)
-        self.executor = self._exits.enter_context(_start_executor(self.config))
+        self.executor = self._exits.enter_context(_start_executor(self.config, self.wl))
         return self.executor
 
 
@@ -111,13 +142,13 @@ def _common_env(cfg: StackConfig) -> dict[str, str]:
     }
 
 
-def _executor_env(cfg: StackConfig) -> dict[str, str]:
+def _executor_env(cfg: StackConfig, wl: WlChoice) -> dict[str, str]:
     env = {
         **_common_env(cfg),
         "GRPC_PORT": str(cfg.executor_port),
         "DATABASE_URL": cfg.sqlite("executor"),
         "WORK_DIR": str(cfg.data_dir / "executor"),
-        "WL_BINARY": str(VENV_BIN / "wl"),
+        "WL_BINARY": str(wl.path),
         "CONTROL_SERVER_COMMAND": str(VENV_BIN / "wl-control-server"),
         "SLEEP_AFTER_SECONDS": str(cfg.sleep_after_seconds),
     }
@@ -130,7 +161,8 @@ def _executor_env(cfg: StackConfig) -> dict[str, str]:
                 "WORKLOAD_NAMESPACE": kube.namespace,
                 "WORKLOAD_IMAGE": DEV_WORKLOAD_IMAGE,
                 "WORKLOAD_IMAGE_PULL_POLICY": "Never",
-                # Inside the pod, as the image would: programs found on its PATH.
+                # Inside the pod, as in the image: programs found on its PATH (the
+                # kubelet stand-in puts the chosen wl first on it).
                 "CONTROL_SERVER_COMMAND": "wl-control-server",
                 "WL_BINARY": "wl",
                 "DEV_SERVICE_ROUTES_FILE": str(_routes_file(cfg)),
@@ -143,11 +175,11 @@ def _routes_file(cfg: StackConfig) -> Path:
     return cfg.data_dir / "kubelet" / "routes.json"
 
 
-def _start_executor(cfg: StackConfig) -> contextlib.AbstractContextManager[Proc]:
+def _start_executor(cfg: StackConfig, wl: WlChoice) -> contextlib.AbstractContextManager[Proc]:
     return started(
         "executor",
         [str(VENV_BIN / "wl-executor")],
-        env=_executor_env(cfg),
+        env=_executor_env(cfg, wl),
         log_path=cfg.log("executor"),
     )
 
@@ -156,6 +188,7 @@ def _start_executor(cfg: StackConfig) -> contextlib.AbstractContextManager[Proc]
 def running_stack(cfg: StackConfig) -> Iterator[Stack]:
     """Start every process in dependency order; stop them all (reverse order) on exit."""
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    wl = choose_wl(cfg)
     common = _common_env(cfg)
     bin_ = VENV_BIN
 
@@ -221,13 +254,21 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
                         str(_routes_file(cfg)),
                         "--state-dir",
                         str(cfg.data_dir / "kubelet"),
+                        "--path",
+                        os.pathsep.join(
+                            [
+                                str(wl.path.parent),
+                                str(bin_),
+                                os.environ.get("PATH", "/usr/bin:/bin"),
+                            ]
+                        ),
                     ],
                     env=common,
                     log_path=cfg.log("kubelet"),
                     ready=KUBELET_READY,
                 )
             )
-        executor = stack.enter_context(_start_executor(cfg))
+        executor = stack.enter_context(_start_executor(cfg, wl))
         gateway = stack.enter_context(
             start(
                 "gateway",
@@ -240,4 +281,4 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
                 },
             )
         )
-        yield Stack(cfg, sandbox, registry, board, executor, gateway, kubelet, stack)
+        yield Stack(cfg, sandbox, registry, board, executor, gateway, wl, kubelet, stack)

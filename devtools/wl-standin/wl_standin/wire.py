@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from wasteland_common.dolthub import diffs
 
 from . import dml
 from .csvdata import data_lines, json_to_csv, read_csv_records, second_line
@@ -376,39 +377,9 @@ class RemoteDB:
                 continue
             out.append("```\n")
             for fields in rows[1:]:
-                out.append(_format_diff_row(rows[0], fields))
+                out.append(diffs.format_row(rows[0], fields))
             out.append("```\n\n")
         return "".join(out)
-
-
-def _format_diff_row(header: list[str], fields: list[str]) -> str:
-    diff_type, row_id = "", ""
-    for i, col in enumerate(header[: len(fields)]):
-        if col == "diff_type":
-            diff_type = fields[i]
-        if fields[i] != "" and (col == "to_id" or (col == "from_id" and row_id == "")):
-            row_id = fields[i]
-    prefix = {"added": "+", "removed": "-"}.get(diff_type, "~")
-    lines = [f"{prefix} {diff_type}: id={row_id}\n"]
-    skip = {"diff_type", "from_commit", "to_commit", "from_commit_date", "to_commit_date"}
-    from_vals: dict[str, str] = {}
-    to_vals: dict[str, str] = {}
-    for i, col in enumerate(header[: len(fields)]):
-        if col in skip:
-            continue
-        if col.startswith("from_"):
-            from_vals[col[5:]] = fields[i]
-        elif col.startswith("to_"):
-            to_vals[col[3:]] = fields[i]
-    # The real CLI walks Go maps here, so its field order is random; column order is used.
-    for name, before in from_vals.items():
-        after = to_vals.get(name, "")
-        if before != after:
-            lines.append(f"  {name}: {before or '(empty)'} → {after or '(empty)'}\n")
-    for name, after in to_vals.items():
-        if name not in from_vals and after != "":
-            lines.append(f"  {name}: {after}\n")
-    return "".join(lines)
 
 
 # --- DoltHubProvider ----------------------------------------------------------------------

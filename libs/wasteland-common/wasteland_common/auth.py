@@ -46,17 +46,28 @@ class Principal:
 
 
 class _OrgMembership(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     org_id: str = Field(alias="orgId", min_length=1)
     role: OrgRole
 
 
-class _KiloClaims(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class KiloClaims(BaseModel):
+    """The claims of a Kilo JWT we rely on, type-checked strictly (no coercion).
+
+    ``version`` is the integer 3 (not "3", 3.0 or true), ``kiloUserId`` a non-empty
+    string, ``isAdmin`` a boolean when present (not "yes", 1 or null), ``orgMemberships``
+    a list of ``{orgId: non-empty string, role: owner|member|billing_manager}``. Unknown
+    claims are ignored. The gateway and every service check tokens through this one
+    model (via :func:`verify_user_token`).
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True)
     version: int
     kilo_user_id: str = Field(alias="kiloUserId", min_length=1, max_length=200)
     is_admin: bool = Field(default=False, alias="isAdmin")
     org_memberships: list[_OrgMembership] = Field(default_factory=list, alias="orgMemberships")
+    # A JSON number (PyJWT checks it is in the future; a string or a boolean is refused).
+    exp: int | float
 
     @field_validator("version")
     @classmethod
@@ -65,11 +76,20 @@ class _KiloClaims(BaseModel):
             raise ValueError("unsupported token version")
         return value
 
+    @field_validator("exp")
+    @classmethod
+    def _number(cls, value: float) -> float:
+        if isinstance(value, bool):
+            raise ValueError("not a number")
+        return value
+
 
 def verify_user_token(
     token: str, *, secret: str, audience: str, now: Callable[[], float] = time.time
 ) -> Principal:
-    """Validate a Kilo JWT (HS256, version 3, exp enforced, aud checked when present)."""
+    """Validate a Kilo JWT (HS256, exp enforced, aud checked when present, the claims
+    type-checked by :class:`KiloClaims`); anything wrong is UNAUTHENTICATED "Invalid
+    token", never saying why."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != "HS256":
@@ -81,14 +101,14 @@ def verify_user_token(
             options={"require": ["exp"], "verify_aud": False, "verify_iat": False},
             leeway=0,
         )
-        if claims["exp"] <= now():
+        parsed = KiloClaims.model_validate(claims)
+        if parsed.exp <= now():
             raise Unauthenticated(INVALID_TOKEN)
         aud = claims.get("aud")
         if aud is not None:
             auds = [aud] if isinstance(aud, str) else aud
             if not isinstance(auds, list) or audience not in auds:
                 raise Unauthenticated(INVALID_TOKEN)
-        parsed = _KiloClaims.model_validate(claims)
     except (jwt.PyJWTError, ValidationError, TypeError, KeyError) as exc:
         raise Unauthenticated(INVALID_TOKEN) from exc
     return Principal(

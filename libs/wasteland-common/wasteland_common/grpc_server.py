@@ -154,6 +154,13 @@ class RunningServer:
         await self.server.stop(grace)
 
 
+# gRPC sets SO_REUSEPORT by default: a second server bound to a port already in use then
+# silently shares it, and calls land on whichever process the kernel picks (seen as
+# "Invalid token" answers from a stranger's registry when test runs overlapped). A port
+# belongs to one server; binding a taken one must fail.
+SERVER_OPTIONS: tuple[tuple[str, int], ...] = (("grpc.so_reuseport", 0),)
+
+
 async def start(
     *,
     register: Callable[[grpc.aio.Server], None],
@@ -162,7 +169,7 @@ async def start(
     port: int,
 ) -> RunningServer:
     """Start a server with health, reflection and the shared interceptor."""
-    server = grpc.aio.server(interceptors=[ServiceInterceptor()])
+    server = grpc.aio.server(interceptors=[ServiceInterceptor()], options=SERVER_OPTIONS)
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -19,17 +19,30 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 wasteland_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("wasteland_id", default="")
 
 REDACTED = "[REDACTED]"
-_PATTERNS = [
-    # JSON Web Tokens (three base64url parts, header starts with eyJ).
-    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-    # "authorization: token xyz", "Bearer xyz", "token=xyz"
-    re.compile(r"(?i)\b(bearer|token)(\s+|=|:\s*)([A-Za-z0-9+/_.~=-]{6,})"),
-    re.compile(
-        r"(?i)(\"?(?:dolthub_token|authorization|api[_-]?key|secret)\"?\s*[:=]\s*\"?)([^\"\s,}]+)"
-    ),
-    # DoltHub token shapes seen in the wild and in the sandbox.
-    re.compile(r"\b(dhat\.v[A-Za-z0-9._-]+|dh\+sat[A-Za-z0-9._-]+|sandbox-token-[A-Za-z0-9_-]+)"),
-]
+# Redaction replaces secret *values* and never the words of a message: "dolthub_token:
+# DoltHub rejected the token" stays as it is, while a token in it would not.
+# What a credential is made of (base64, base64url, hex, DoltHub's dotted tokens).
+_CREDENTIAL_CHARS = r"[A-Za-z0-9+/_.~=-]"
+# JSON Web Tokens (three base64url parts, the header starts with eyJ).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# DoltHub token shapes seen in the wild and in the sandbox.
+_KNOWN_TOKENS = re.compile(
+    r"\b(?:dhat\.v[A-Za-z0-9._-]+|dh\+sat[A-Za-z0-9._-]+|sandbox-token-[A-Za-z0-9_-]+)"
+)
+# Names whose value is a secret: dolthub_token, authorization, x-api-key, client_secret...
+_SECRET_NAME = r"[A-Za-z0-9_-]*(?:token|authorization|api[_-]?key|secret|password)"  # noqa: S105
+# A secret-named field with a value in structured form: "name": "value" (JSON, escaped
+# JSON inside a JSON log line, a Python repr with single quotes) or name=value.
+_QUOTED_FIELD = re.compile(
+    rf"(?i)((?:\\?[\"'])(?:{_SECRET_NAME})\\?[\"']\s*[:=]\s*)(\\?[\"'])(.*?)(\2)"
+)
+_ASSIGNED_FIELD = re.compile(rf"(?i)(?<![A-Za-z0-9_-])((?:{_SECRET_NAME})=)([^\s&,;\"'}}\]]+)")
+# A credential after a scheme or a secret name in prose ("Bearer xyz", "token xyz",
+# "authorization: token xyz"): replaced only when the value looks like a credential.
+_INTRODUCED = re.compile(
+    rf"(?i)(?<![A-Za-z0-9_-])((?:(?:bearer|basic|{_SECRET_NAME})(?:\s*:\s*|\s+))+)"
+    rf"({_CREDENTIAL_CHARS}+)"
+)
 _extra_secrets: set[str] = set()
 
 
@@ -39,14 +52,33 @@ def register_secret(value: str) -> None:
         _extra_secrets.add(value)
 
 
+def credential_shaped(value: str) -> bool:
+    """Whether ``value`` looks like a credential rather than a word or a number: long
+    and mixing letters with digits, or very long."""
+    if len(value) >= 24:
+        return True
+    return len(value) >= 12 and any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+def _introduced(match: re.Match[str]) -> str:
+    value = match.group(2)
+    if not credential_shaped(value):
+        return match.group(0)
+    return f"{match.group(1)}{REDACTED}"
+
+
 def redact(text: str) -> str:
-    """Return ``text`` with anything that looks like a credential replaced."""
+    """``text`` with every secret value replaced by ``[REDACTED]``: registered secrets,
+    JWTs, DoltHub token shapes, the value of a secret-named field in structured form, and
+    credential-shaped values after ``Bearer``/``token``/a secret name. The words of a
+    message are never rewritten."""
     for secret in _extra_secrets:
         text = text.replace(secret, REDACTED)
-    text = _PATTERNS[0].sub(REDACTED, text)
-    text = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return _PATTERNS[3].sub(REDACTED, text)
+    text = _JWT.sub(REDACTED, text)
+    text = _KNOWN_TOKENS.sub(REDACTED, text)
+    text = _QUOTED_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}{m.group(4)}", text)
+    text = _ASSIGNED_FIELD.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    return _INTRODUCED.sub(_introduced, text)
 
 
 class RedactingFilter(logging.Filter):

@@ -132,6 +132,8 @@ class BrowseQuery:
     sort: Sort = "priority"
     page_size: int = DEFAULT_PAGE_SIZE
     after: tuple[Any, ...] | None = None
+    # Whose pending posts are shown (their own; nobody else's).
+    viewer: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -146,6 +148,7 @@ class BrowseQuery:
             self.q,
             self.rig_handle,
             self.sort,
+            self.viewer,
         )
 
 
@@ -177,6 +180,7 @@ def browse_query(
     sort: str = "priority",
     page_size: int = 0,
     page_token: str = "",
+    viewer: str = "",
 ) -> BrowseQuery:
     """Validate Browse arguments (field errors name the argument at fault)."""
     if status and status not in STATUSES:
@@ -197,6 +201,7 @@ def browse_query(
         tag=_bounded(tag, "tag", MAX_TEXT_FILTER),
         q=_bounded(q.strip(), "q", MAX_TEXT_FILTER),
         rig_handle=_bounded(rig_handle, "rig_handle", MAX_HANDLE),
+        viewer=viewer_of(viewer),
         sort=chosen,
         page_size=page_size_of(page_size),
     )
@@ -216,9 +221,24 @@ class BoardPage:
     stale: bool
 
 
+def viewer_of(value: str) -> str:
+    """A viewer rig handle argument, or INVALID_ARGUMENT on ``viewer_rig_handle``."""
+    return _bounded(value, "viewer_rig_handle", MAX_HANDLE)
+
+
+def visible_to(viewer: str) -> sa.ColumnElement[bool]:
+    """Upstream items, plus the viewer's own pending posts."""
+    if not viewer:
+        return CachedWanted.pending_post_rig.is_(None)
+    return sa.or_(CachedWanted.pending_post_rig.is_(None), CachedWanted.pending_post_rig == viewer)
+
+
 def _filters(query: BrowseQuery) -> list[sa.ColumnElement[bool]]:
     w = CachedWanted
-    conditions: list[sa.ColumnElement[bool]] = [w.wasteland_id == query.wasteland_id]
+    conditions: list[sa.ColumnElement[bool]] = [
+        w.wasteland_id == query.wasteland_id,
+        visible_to(query.viewer),
+    ]
     if query.status:
         conditions.append(w.effective_status == query.status)
     if query.type:
@@ -343,11 +363,12 @@ def parse_wanted_id(value: str) -> str:
     return _bounded(value, "wanted_id", ID_MAX)
 
 
-def get_item(session: Session, wasteland_id: str, wanted_id: str) -> ItemDetail:
-    """The item with its completions and stamps; NOT_FOUND for an unknown wasteland or item."""
+def get_item(session: Session, wasteland_id: str, wanted_id: str, viewer: str = "") -> ItemDetail:
+    """The item with its completions and stamps; NOT_FOUND for an unknown wasteland or item
+    (someone else's pending post included)."""
     require_wasteland(session, wasteland_id)
     item = session.get(CachedWanted, (wasteland_id, wanted_id))
-    if item is None:
+    if item is None or (item.pending_post_rig is not None and item.pending_post_rig != viewer):
         raise NotFound(f"wanted item {wanted_id} not found")
     completions = list(
         session.scalars(
@@ -379,13 +400,14 @@ def get_item(session: Session, wasteland_id: str, wanted_id: str) -> ItemDetail:
     return ItemDetail(item=item, completions=completions, stamps=stamps)
 
 
-def count_wanted(session: Session, wasteland_id: str) -> dict[str, int]:
-    """Items per shown status; every one of the five statuses is present (0 when none)."""
+def count_wanted(session: Session, wasteland_id: str, viewer: str = "") -> dict[str, int]:
+    """Items per shown status (the viewer's pending posts included); every one of the
+    five statuses is present (0 when none)."""
     require_wasteland(session, wasteland_id)
     counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     rows = session.execute(
         sa.select(CachedWanted.effective_status, sa.func.count())
-        .where(CachedWanted.wasteland_id == wasteland_id)
+        .where(CachedWanted.wasteland_id == wasteland_id, visible_to(viewer))
         .group_by(CachedWanted.effective_status)
     ).all()
     for status, count in rows:

@@ -2,36 +2,41 @@
 
 `wl` in PR mode writes a mutation to a branch ``wl/<rig>/<wanted-id>`` of the rig's fork
 and opens a pull request against the commons; the upstream row changes only when a
-maintainer merges it. Like ``wl serve``, the board shows such an item in its proposed
-state right away (so a claim is visible before its merge). The rules (after
-``ListPendingWantedIDs`` in the protocol spec §4.8, stated in lifecycle terms):
+maintainer merges it. Like ``wl serve``, the board shows such an item in the state its
+pull request would give it, right away. The rules (after ``ListPendingWantedIDs`` in the
+protocol spec §4.8, stated in lifecycle terms):
 
 * only open PRs from a ``wl/<rig>/<id>`` branch count (``wl/register/…`` registers a rig);
-* the branch state must be one lifecycle transition away from the upstream state
-  (claim, done, accept/close, reject, withdraw); a branch that still shows the upstream
-  state proposes nothing, and one that no longer fits (upstream moved on) is stale;
+* the branch state must be reachable from the upstream state through lifecycle
+  transitions, however many (a claim and a ``done`` on one branch propose ``in_review``);
+  a branch that still shows the upstream state proposes nothing, and one that no longer
+  fits (upstream moved on) is stale;
 * a proposed ``open`` (an unclaim) is not shown, as in ``wl``;
-* a proposed ``claimed`` counts only when the branch's rig is the claimer;
-* when several PRs propose a change for one item, the oldest PR wins (first claim).
+* the item stays with its claimer: taking an open item, the branch's rig must be the
+  claimer; on an item that is claimed or in review, the claimer must not change;
+* when several PRs propose a change for one item, the oldest PR wins (first claim);
+* an item only on a branch (a post not merged yet) is a *pending post*: the board shows
+  it to the rig that posted it, nobody else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from wasteland_common import dolthub
-from wasteland_common.dolthub import DoltHubClient, PullRequest, quote
+from wasteland_common.dolthub import DoltHubClient, quote
+from wasteland_common.dolthub.pulls import PullDetails
 
-from .commons import HANDLE_MAX, ID_MAX, parse_branch_items
+from .commons import HANDLE_MAX, ID_MAX, WantedRow, parse_wanted
 
 log = logging.getLogger(__name__)
 
-# (from, to) status pairs a single lifecycle transition makes (protocol spec §2.1).
+# (from, to) status pairs a single lifecycle transition makes (protocol spec §2.1); a
+# branch may hold several of them in a row.
 TRANSITIONS: Final[frozenset[tuple[str, str]]] = frozenset(
     {
         ("open", "claimed"),  # claim
@@ -59,13 +64,15 @@ class ItemBranch:
 
 @dataclass(frozen=True)
 class PendingChange:
-    """The state one open pull request proposes for one wanted item."""
+    """The state one open pull request proposes for one wanted item (``row``: the whole
+    row on the branch, when it was read)."""
 
     wanted_id: str
     status: str
     claimed_by: str | None
     rig: str
     pull_id: str
+    row: WantedRow | None = None
 
     @property
     def order(self) -> tuple[int, str]:
@@ -98,20 +105,45 @@ def parse_item_branch(branch: str) -> ItemBranch | None:
     return ItemBranch(rig=rig, wanted_id=wanted_id)
 
 
-def acceptable(upstream_status: str, change: PendingChange) -> bool:
-    """Whether ``change`` is a proposal the board shows over ``upstream_status``."""
-    if change.status == "open":
-        return False
-    if (upstream_status, change.status) not in TRANSITIONS:
-        return False
-    return not (change.status == "claimed" and change.claimed_by != change.rig)
+def reachable(status: str) -> frozenset[str]:
+    """Every status the lifecycle reaches from ``status`` in one or more transitions."""
+    seen: set[str] = set()
+    frontier = [status]
+    while frontier:
+        current = frontier.pop()
+        for before, after in TRANSITIONS:
+            if before == current and after not in seen:
+                seen.add(after)
+                frontier.append(after)
+    return frozenset(seen)
 
 
-def choose(upstream_status: str, changes: Iterable[PendingChange]) -> PendingState | None:
-    """The overlay for an item whose upstream status is ``upstream_status``: the oldest
-    acceptable proposal, or None."""
+@dataclass(frozen=True)
+class Upstream:
+    """An item's agreed state on upstream ``main``."""
+
+    status: str
+    claimed_by: str | None = None
+
+
+def acceptable(upstream: Upstream, change: PendingChange) -> bool:
+    """Whether ``change`` is a proposal the board shows over the upstream state."""
+    if change.status in ("open", upstream.status):
+        return False
+    if change.status not in reachable(upstream.status):
+        return False
+    if change.status == "withdrawn":
+        return True
+    if upstream.status == "open":
+        return change.claimed_by == change.rig  # a rig takes an open item for itself
+    return bool(change.claimed_by) and change.claimed_by == upstream.claimed_by
+
+
+def choose(upstream: Upstream, changes: Iterable[PendingChange]) -> PendingState | None:
+    """The overlay for an item in the ``upstream`` state: the oldest acceptable
+    proposal, or None."""
     for change in sorted(changes, key=lambda c: c.order):
-        if acceptable(upstream_status, change):
+        if acceptable(upstream, change):
             return PendingState(change.status, change.claimed_by, change.rig, change.pull_id)
     return None
 
@@ -122,30 +154,6 @@ def by_item(changes: Iterable[PendingChange]) -> dict[str, list[PendingChange]]:
     for change in changes:
         grouped.setdefault(change.wanted_id, []).append(change)
     return grouped
-
-
-class PullDetails:
-    """Pull-request details by (owner, db, pull id).
-
-    The branch a PR comes from never changes, so one ``get_pull`` per PR is enough; the
-    PR's state comes from the list on every sync.
-    """
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._capacity = capacity
-        self._items: OrderedDict[tuple[str, str, str], PullRequest] = OrderedDict()
-
-    def get(self, key: tuple[str, str, str]) -> PullRequest | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: tuple[str, str, str], value: PullRequest) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._capacity:
-            self._items.popitem(last=False)
 
 
 async def read_pending(
@@ -175,15 +183,11 @@ async def read_pending(
 async def _read_one(
     client: DoltHubClient, owner: str, db: str, pull_id: str, details: PullDetails
 ) -> PendingChange | None:
-    key = (owner, db, pull_id)
-    pull = details.get(key)
-    if pull is None:
-        try:
-            pull = await client.get_pull(owner, db, pull_id)
-        except _SKIPPABLE as exc:
-            log.info("pull %s/%s#%s unreadable, skipped: %s", owner, db, pull_id, exc)
-            return None
-        details.put(key, pull)
+    try:
+        pull = await details.detail(client, owner, db, pull_id)
+    except _SKIPPABLE as exc:
+        log.info("pull %s/%s#%s unreadable, skipped: %s", owner, db, pull_id, exc)
+        return None
     if pull.to_branch not in ("", "main"):
         return None
     branch = parse_item_branch(pull.from_branch)
@@ -191,15 +195,16 @@ async def _read_one(
         return None
     fork_owner = pull.from_owner or owner
     fork_db = pull.from_database or db
-    # The id travels only as a quote()d literal.
-    sql = f"SELECT id, status, claimed_by FROM wanted WHERE id = {quote(branch.wanted_id)}"  # noqa: S608
+    # The whole row (a pending post is shown as it is on the branch); the id travels
+    # only as a quote()d literal.
+    sql = f"SELECT * FROM wanted WHERE id = {quote(branch.wanted_id)}"  # noqa: S608
     where = f"{fork_owner}/{fork_db}@{pull.from_branch}"
     try:
         result = await client.read(fork_owner, fork_db, sql, ref=pull.from_branch)
     except _SKIPPABLE as exc:
         log.info("branch %s of pull #%s unreadable, skipped: %s", where, pull_id, exc)
         return None
-    items = parse_branch_items(result.rows, where).rows
+    items = parse_wanted(result.rows, where).rows
     match = [i for i in items if i.wanted_id == branch.wanted_id]
     if not match:
         return None
@@ -210,19 +215,46 @@ async def _read_one(
         claimed_by=item.claimed_by,
         rig=branch.rig,
         pull_id=pull_id,
+        row=item,
     )
 
 
 def overlay_for(
-    upstream_statuses: Mapping[str, str], changes: Iterable[PendingChange]
+    upstream: Mapping[str, Upstream], changes: Iterable[PendingChange]
 ) -> dict[str, PendingState]:
-    """The overlay of every item in ``upstream_statuses`` that has an acceptable proposal."""
+    """The overlay of every item in ``upstream`` that has an acceptable proposal."""
     overlay: dict[str, PendingState] = {}
     for wanted_id, proposals in by_item(changes).items():
-        upstream = upstream_statuses.get(wanted_id)
-        if upstream is None:
-            continue  # e.g. a post not yet merged: the board shows upstream items only
-        chosen = choose(upstream, proposals)
+        agreed = upstream.get(wanted_id)
+        if agreed is None:
+            continue  # a post not merged yet: see pending_posts
+        chosen = choose(agreed, proposals)
         if chosen is not None:
             overlay[wanted_id] = chosen
     return overlay
+
+
+@dataclass(frozen=True)
+class PendingPost:
+    """An item only on a rig's branch, shown to that rig alone until it is merged."""
+
+    row: WantedRow
+    rig: str
+    pull_id: str
+
+
+def pending_posts(
+    upstream: Mapping[str, Upstream], changes: Iterable[PendingChange]
+) -> list[PendingPost]:
+    """Items no upstream row has, proposed open by the rig that posted them (the oldest
+    pull request per item)."""
+    posts: list[PendingPost] = []
+    for wanted_id, proposals in by_item(changes).items():
+        if wanted_id in upstream:
+            continue
+        for change in sorted(proposals, key=lambda c: c.order):
+            row = change.row
+            if row is not None and change.status == "open" and row.posted_by == change.rig:
+                posts.append(PendingPost(row=row, rig=change.rig, pull_id=change.pull_id))
+                break
+    return posts

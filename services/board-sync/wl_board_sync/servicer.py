@@ -104,6 +104,7 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
             sort=sort,
             page_size=request.page_size,
             page_token=request.page_token,
+            viewer=request.viewer_rig_handle,
         )
         page = await run_in_session(
             self._deps.sessions,
@@ -125,7 +126,10 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
         self._caller(context, READERS)
         wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
         wanted_id = board.parse_wanted_id(request.wanted_id)
-        detail = await run_in_session(self._deps.sessions, board.get_item, wasteland_id, wanted_id)
+        viewer = board.viewer_of(request.viewer_rig_handle)
+        detail = await run_in_session(
+            self._deps.sessions, board.get_item, wasteland_id, wanted_id, viewer
+        )
         return board_pb2.GetWantedItemResponse(
             item=messages.wanted_item(detail.item),
             completions=[messages.completion(c) for c in detail.completions],
@@ -135,7 +139,8 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
     async def CountWanted(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self._caller(context, READERS)
         wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
-        counts = await run_in_session(self._deps.sessions, board.count_wanted, wasteland_id)
+        viewer = board.viewer_of(request.viewer_rig_handle)
+        counts = await run_in_session(self._deps.sessions, board.count_wanted, wasteland_id, viewer)
         return board_pb2.CountWantedResponse(by_status=counts)
 
     async def ListCompletions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

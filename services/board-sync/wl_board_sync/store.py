@@ -106,6 +106,9 @@ class CachedWanted(Base):
     pending_pull_id: Mapped[str | None] = mapped_column(sa.String(128))
     effective_status: Mapped[str] = mapped_column(sa.String(32))
     effective_claimed_by: Mapped[str | None] = mapped_column(sa.String(255))
+    # Set on a pending post (an item only on this rig's open pull request): only this rig
+    # sees it on the board until the pull request is merged.
+    pending_post_rig: Mapped[str | None] = mapped_column(sa.String(255))
 
     __table_args__ = (
         sa.CheckConstraint(f"status IN ({_STATUS_LIST})", name="status_known"),

@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import dolthub
 from wasteland_common.db import run_in_session
 from wasteland_common.dolthub import DoltHubClient
+from wasteland_common.dolthub.pulls import PullDetails
 from wasteland_common.errors import FailedPrecondition, NotFound
 
 from . import commons, pending
 from .commons import CompletionRow, RigRow, StampRow, WantedRow
 from .events import BoardChange, EventHub
-from .pending import PendingChange, PendingState, PullDetails
+from .pending import PendingChange, PendingPost, PendingState, Upstream
 from .store import (
     CachedCompletion,
     CachedRig,
@@ -144,9 +145,10 @@ def record_error(session: Session, wasteland_id: str, message: str, now: datetim
 
 
 def _wanted_values(
-    wasteland_id: str, row: WantedRow, overlay: PendingState | None
+    wasteland_id: str, row: WantedRow, overlay: PendingState | None, *, post_of: str | None = None
 ) -> dict[str, Any]:
     return {
+        "pending_post_rig": post_of,
         "wasteland_id": wasteland_id,
         "wanted_id": row.wanted_id,
         "title": row.title,
@@ -275,7 +277,42 @@ def _replace_tables(
     )
 
 
-def _apply_overlay(session: Session, wasteland_id: str, changes: Sequence[PendingChange]) -> None:
+def _store_posts(session: Session, wasteland_id: str, posts: Sequence[PendingPost]) -> None:
+    """Replace the cached pending posts (items only on a rig's open pull request)."""
+    session.execute(
+        sa.delete(CachedWanted).where(
+            CachedWanted.wasteland_id == wasteland_id, CachedWanted.pending_post_rig.is_not(None)
+        )
+    )
+    _insert(
+        session,
+        CachedWanted,
+        [
+            _wanted_values(
+                wasteland_id,
+                p.row,
+                PendingState(p.row.status, p.row.claimed_by, p.rig, p.pull_id),
+                post_of=p.rig,
+            )
+            for p in posts
+        ],
+    )
+
+
+def _cached_posts(session: Session, wasteland_id: str) -> list[dict[str, Any]]:
+    """The cached pending posts as column values (kept when pull requests are unreadable)."""
+    columns = [c.key for c in sa.inspect(CachedWanted).columns]
+    rows = session.scalars(
+        sa.select(CachedWanted).where(
+            CachedWanted.wasteland_id == wasteland_id, CachedWanted.pending_post_rig.is_not(None)
+        )
+    ).all()
+    return [{c: getattr(r, c) for c in columns} for r in rows]
+
+
+def _apply_overlay(
+    session: Session, wasteland_id: str, changes: Sequence[PendingChange], *, posts: bool
+) -> None:
     rows = session.execute(
         sa.select(
             CachedWanted.wanted_id,
@@ -285,9 +322,12 @@ def _apply_overlay(session: Session, wasteland_id: str, changes: Sequence[Pendin
             CachedWanted.pending_claimed_by,
             CachedWanted.pending_rig,
             CachedWanted.pending_pull_id,
-        ).where(CachedWanted.wasteland_id == wasteland_id)
+        ).where(CachedWanted.wasteland_id == wasteland_id, CachedWanted.pending_post_rig.is_(None))
     ).all()
-    overlay = pending.overlay_for({r.wanted_id: r.status for r in rows}, changes)
+    upstream = {r.wanted_id: Upstream(r.status, r.claimed_by) for r in rows}
+    overlay = pending.overlay_for(upstream, changes)
+    if posts:
+        _store_posts(session, wasteland_id, pending.pending_posts(upstream, changes))
     for r in rows:
         new = overlay.get(r.wanted_id)
         old = (
@@ -311,7 +351,8 @@ def _shown_statuses(session: Session, wasteland_id: str) -> dict[str, str]:
         wanted_id: status
         for wanted_id, status in session.execute(
             sa.select(CachedWanted.wanted_id, CachedWanted.effective_status).where(
-                CachedWanted.wasteland_id == wasteland_id
+                CachedWanted.wasteland_id == wasteland_id,
+                CachedWanted.pending_post_rig.is_(None),
             )
         ).all()
     }
@@ -325,7 +366,11 @@ def _current_pending(session: Session, wasteland_id: str) -> list[PendingChange]
             CachedWanted.pending_claimed_by,
             CachedWanted.pending_rig,
             CachedWanted.pending_pull_id,
-        ).where(CachedWanted.wasteland_id == wasteland_id, CachedWanted.pending_status.is_not(None))
+        ).where(
+            CachedWanted.wasteland_id == wasteland_id,
+            CachedWanted.pending_status.is_not(None),
+            CachedWanted.pending_post_rig.is_(None),
+        )
     ).all()
     return [
         PendingChange(
@@ -361,14 +406,24 @@ def apply_sync(
         target.db,
     ):
         return None
+    pulls_read = changes is not None
+    kept_posts: list[dict[str, Any]] = []
     if changes is None:
         changes = _current_pending(session, target.wasteland_id)
+        kept_posts = _cached_posts(session, target.wasteland_id)
     before = _shown_statuses(session, target.wasteland_id)
     if snapshot is not None:
-        overlay = pending.overlay_for({w.wanted_id: w.status for w in snapshot.wanted}, changes)
+        upstream = {w.wanted_id: Upstream(w.status, w.claimed_by) for w in snapshot.wanted}
+        overlay = pending.overlay_for(upstream, changes)
         _replace_tables(session, target.wasteland_id, snapshot, overlay)
+        if pulls_read:
+            _store_posts(session, target.wasteland_id, pending.pending_posts(upstream, changes))
+        else:
+            _insert(
+                session, CachedWanted, [p for p in kept_posts if p["wanted_id"] not in upstream]
+            )
     else:
-        _apply_overlay(session, target.wasteland_id, changes)
+        _apply_overlay(session, target.wasteland_id, changes, posts=pulls_read)
     after = _shown_statuses(session, target.wasteland_id)
     board_changes = [
         BoardChange(target.wasteland_id, wanted_id, status, now)

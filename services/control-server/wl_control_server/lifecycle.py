@@ -239,6 +239,28 @@ async def pending_claimers(
     return sorted({handle for handle in found if handle})
 
 
+async def fork_agrees(
+    client: dolthub.DoltHubClient, commons: Commons, rig: Rig, wanted_id: str
+) -> bool:
+    """Whether the item looks the same on the rig's fork ``main`` as on the upstream (so
+    a branch cut from a lagging fork still starts from the item's current state)."""
+    upstream = await upstream_item(client, commons, wanted_id)
+    try:
+        fork = await read_item(client, rig.org, commons.db, wanted_id)
+    except dolthub.NotFound:
+        return False
+    if upstream is None or fork is None:
+        return upstream is None and fork is None
+    return (upstream.status, upstream.claimed_by) == (fork.status, fork.claimed_by)
+
+
+async def rig_on_upstream(client: dolthub.DoltHubClient, commons: Commons, rig: Rig) -> bool:
+    """Whether the rig's registration row is on the upstream's ``main`` already."""
+    sql = bind("SELECT handle FROM rigs WHERE handle = ?", rig.handle)
+    result = await client.read(commons.owner, commons.db, sql)
+    return any(row.get("handle") == rig.handle for row in result.rows)
+
+
 # --------------------------------------------------------------------------- claim
 
 
@@ -268,7 +290,11 @@ async def verify_claim(
     printed_status: str | None,
 ) -> Verified | Refusal:
     """Confirm the claim is on the rig's branch while upstream still has the item open;
-    ABORTED "already claimed" when upstream moved on meanwhile, else explain the no-op."""
+    ABORTED "already claimed" when upstream moved on meanwhile, else explain the no-op.
+
+    ``printed_status`` is the status `wl` printed, or None when `wl` did not finish (then
+    DoltHub alone decides).
+    """
     upstream = await upstream_item(client, commons, wanted_id)
     if upstream is None:
         return Refusal("NOT_FOUND", f"wanted item {wanted_id} not found")
@@ -277,7 +303,7 @@ async def verify_claim(
         return Refusal("ABORTED", f"{ALREADY_CLAIMED}: the item is {upstream.status}")
     row = await rig_item(client, commons, rig, wanted_id)
     if (
-        printed_status == "claimed"
+        printed_status in (None, "claimed")
         and row is not None
         and row.status == "claimed"
         and row.claimed_by == rig.handle
@@ -288,8 +314,8 @@ async def verify_claim(
     # fork, not a fault of ours.
     return Refusal(
         "FAILED_PRECONDITION",
-        f"wl could not record the claim on your fork (status after wl: "
-        f"{printed_status or 'none'}); your fork may be behind upstream",
+        "the claim could not be recorded on your fork: it does not show the item open"
+        " (your fork may be behind the upstream)",
     )
 
 
@@ -384,7 +410,8 @@ async def verify_status(
     require_branch: bool = False,
 ) -> Verified | Refusal:
     """Confirm the item now has ``expected`` status as the rig sees it (its branch, or
-    upstream main when `wl` cleaned the branch up), and ``claimed_by`` when given.
+    upstream main when `wl` cleaned the branch up), and ``claimed_by`` when given;
+    ``printed_status`` None (`wl` did not finish) leaves the decision to DoltHub alone.
 
     With ``require_branch`` only the rig's branch counts: `wl` deletes its branch when the
     write changed nothing ("reverted"), so upstream already showing ``expected`` proves
@@ -401,15 +428,15 @@ async def verify_status(
             " upstream",
         )
     if (
-        printed_status == expected
+        printed_status in (None, expected)
         and row.status == expected
         and (claimed_by is None or row.claimed_by == claimed_by)
     ):
         return Verified(item=row)
     return Refusal(
         "FAILED_PRECONDITION",
-        f"wl changed nothing: DoltHub shows the item {row.status or 'without a status'}"
-        f" (expected {expected}); your fork may be behind upstream",
+        f"nothing changed: DoltHub shows the item {row.status or 'without a status'}"
+        f" (expected {expected}); your fork may be behind the upstream",
     )
 
 

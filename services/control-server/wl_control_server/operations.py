@@ -1,4 +1,5 @@
-"""One function per operation kind: validate, pre-check, run `wl`, verify, report.
+"""One function per operation kind: validate, pre-check, bring the fork up to date, run
+`wl`, verify, land (the open pull request that carries the change), report.
 
 :class:`Operations` runs them one at a time (a FIFO lock: `wl` shares per-rig config
 directories and DoltHub branches, and two concurrent mutations of one item would race) and
@@ -10,18 +11,25 @@ only a malformed request or a refused role raises.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
+import re
+import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from wasteland.v1 import common_pb2, control_pb2
 from wasteland_common import dolthub
+from wasteland_common.dolthub.pulls import PullDetails
 from wasteland_common.errors import FailedPrecondition, PermissionDenied, invalid
 
-from . import lifecycle, rigs
+from . import forks, landing, lifecycle, rigs, towns
+from .forks import SyncOutcome
+from .landing import Landed, PullText
 from .lifecycle import Refusal, Verified
 from .rigs import Commons, Rig
 from .wl import WlRun, WlRunner
@@ -45,18 +53,29 @@ _ITEM_KINDS = frozenset(
 _MAX_TEXT = 10_000
 _MAX_TOKEN = 4096
 _RESULT_CACHE_SIZE = 1000
+_EMAIL_RE = re.compile(r"^[^@\s/'\\]+@[^@\s/'\\]+\.[^@\s/'\\]+$")
+UNAVAILABLE = "UNAVAILABLE"
+DOLTHUB_UNAVAILABLE = "DoltHub is not answering reliably right now; try again in a minute"
 
 
 @dataclass(frozen=True)
 class Deps:
     """What operations need: the `wl` runner, a DoltHub client (token-less; each call acts
-    with the caller's token), where rig directories live, and the time limits."""
+    with the caller's token), where rig directories live, and the time limits.
+
+    ``retry_budget`` bounds how long an action keeps retrying `wl` after transient
+    DoltHub failures (429, 5xx, timeouts); ``sleep`` and ``jitter`` are injectable.
+    """
 
     runner: WlRunner
     dolthub: dolthub.DoltHubClient
     work_dir: Path
     wl_timeout: float
     join_timeout: float
+    retry_budget: float = 60.0
+    pulls: PullDetails = field(default_factory=PullDetails)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    jitter: Callable[[], float] = random.random
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,8 @@ class Operation:
     role: common_pb2.MemberRole
     wanted_id: str
     args: common_pb2.OperationArgs
+    # The wasteland's upstream credential for this call ("" when none is connected).
+    upstream_token: str = ""
 
     def __repr__(self) -> str:
         return (
@@ -133,6 +154,11 @@ def parse_request(request: control_pb2.RunOperationRequest, *, served_upstream: 
         # Never echo the value.
         raise invalid("credential.dolthub_token", "must be printable ASCII without spaces")
     org = rigs.check_name(cred.dolthub_org, "credential.dolthub_org")
+    upstream_token = request.upstream_credential.dolthub_token
+    if len(upstream_token) > _MAX_TOKEN or any(
+        not (0x21 <= ord(ch) < 0x7F) for ch in upstream_token
+    ):
+        raise invalid("upstream_credential.dolthub_token", "must be printable ASCII without spaces")
     args = request.args
     handle = cred.rig_handle
     if kind == K.OPERATION_KIND_JOIN and args.rig_handle:
@@ -162,6 +188,7 @@ def parse_request(request: control_pb2.RunOperationRequest, *, served_upstream: 
         role=role,
         wanted_id=wanted_id,
         args=args,
+        upstream_token=upstream_token,
     )
 
 
@@ -194,6 +221,11 @@ def _validate_args(kind: int, args: common_pb2.OperationArgs) -> None:
     elif kind == K.OPERATION_KIND_JOIN:
         _text(args.display_name, "args.display_name", limit=255)
         _text(args.owner_email, "args.owner_email", limit=255)
+    elif kind == K.OPERATION_KIND_REGISTER_TOWN:
+        rigs.check_name(args.rig_handle, "args.rig_handle")
+        _text(args.town_id, "args.town_id", required=True, limit=200)
+        if not _EMAIL_RE.match(args.owner_email) or len(args.owner_email) > 254:
+            raise invalid("args.owner_email", "must be an email address")
 
 
 # --------------------------------------------------------------------------- results
@@ -219,26 +251,39 @@ def _refused(op: Operation, refusal: Refusal) -> common_pb2.OperationResult:
 
 
 def _run_failed(op: Operation, run: WlRun) -> common_pb2.OperationResult:
-    return failed(op, run.error_code(), run.error_message())
+    return failed(op, run.error_code(), run.user_message())
 
 
 def _succeeded(
-    op: Operation, run: WlRun, verified: Verified, *, wanted_id: str | None = None
+    op: Operation,
+    verified: Verified,
+    *,
+    branch: str = "",
+    landed: Landed | None = None,
+    wanted_id: str | None = None,
+    sync: SyncOutcome | None = None,
 ) -> common_pb2.OperationResult:
     result = _result(op, status=K.OPERATION_STATUS_SUCCEEDED)
     if wanted_id is not None:
         result.wanted_id = wanted_id
     if verified.item is not None:
         result.item.CopyFrom(verified.item.to_proto())
-    result.branch = run.parsed.branch or ""
-    result.pull_request_url = run.parsed.pull_request_url or ""
+    if landed is not None:
+        result.branch = branch
+        result.pull_request_url = landed.url
+    if sync is not None:
+        result.fork_sync.CopyFrom(sync.to_proto())
     return result
 
 
 # --------------------------------------------------------------------------- the flow
 
 Precheck = Callable[[], Awaitable[Refusal | None]]
-Verify = Callable[[WlRun], Awaitable[Verified | Refusal]]
+Verify = Callable[[WlRun | None], Awaitable[Verified | Refusal]]
+
+
+def _upstream_client(deps: Deps, op: Operation) -> dolthub.DoltHubClient | None:
+    return deps.dolthub.with_token(op.upstream_token) if op.upstream_token else None
 
 
 async def _join_if_needed(
@@ -253,13 +298,74 @@ async def _join_if_needed(
         return None
     if not run.ok:
         result = _run_failed(op, run)
-        result.error = f"registering rig {op.rig.handle} failed: {result.error}"
+        result.error = f"registering rig {op.rig.handle} failed: {run.user_message()}"
         return result
     outcome = await lifecycle.verify_join(client, op.commons, op.rig)
     if isinstance(outcome, Refusal):
         return _refused(op, outcome)
     log.info("rig %s joined %s", op.rig.handle, op.commons.path, extra={"event": "rig_joined"})
     return None
+
+
+async def _prepare_fork(
+    deps: Deps, op: Operation, client: dolthub.DoltHubClient
+) -> SyncOutcome | Refusal | None:
+    """Before a write: a lagging fork is brought up to date when an upstream credential
+    exists; without one the action goes ahead only when the item it touches looks the
+    same on the fork as upstream (else FAILED_PRECONDITION naming the fix). The rig's
+    finished branch for the item is removed, so `wl` cuts a fresh one from ``main``.
+
+    Returns the sync that happened (None when the fork was current)."""
+    outcome = await forks.bring_up_to_date(
+        client, _upstream_client(deps, op), op.commons, op.rig, details=deps.pulls
+    )
+    synced: SyncOutcome | None = None
+    if isinstance(outcome, Refusal):
+        if outcome.message != forks.NEEDS_UPSTREAM_CREDENTIAL:
+            return outcome
+        if op.wanted_id and not await lifecycle.fork_agrees(
+            client, op.commons, op.rig, op.wanted_id
+        ):
+            return outcome
+    elif outcome.synced:
+        synced = outcome
+    if op.wanted_id:
+        await forks.remove_finished_branches(
+            client, op.commons, op.rig, details=deps.pulls, wanted_id=op.wanted_id
+        )
+    return synced
+
+
+async def _run_wl(
+    deps: Deps, op: Operation, args: list[str], *, landed_already: Callable[[], Awaitable[bool]]
+) -> WlRun:
+    """Run `wl`, retrying after transient DoltHub failures within the retry budget.
+
+    Before each retry the state is read again: when the change is already on the rig's
+    branch (`wl` failed after writing it) nothing is run twice.
+    """
+    deadline = time.monotonic() + deps.retry_budget
+    delay = 0.5
+    while True:
+        run = await deps.runner.run(
+            args, rigs.rig_env(deps.work_dir, op.rig), limit_seconds=deps.wl_timeout
+        )
+        if run.ok or run.error_code() != UNAVAILABLE:
+            return run
+        try:
+            if await landed_already():
+                return run
+        except (dolthub.Unavailable, dolthub.RateLimited):
+            pass
+        wait = delay / 2 + deps.jitter() * delay / 2
+        if time.monotonic() + wait > deadline:
+            return run
+        log.info(
+            "wl %s hit a transient DoltHub failure; retrying in %.1fs",
+            run.verb, wait, extra={"event": "wl_retry", "operation": run.verb},
+        )  # fmt: skip
+        await deps.sleep(wait)
+        delay = min(delay * 2, 8.0)
 
 
 async def _mutation(
@@ -270,20 +376,45 @@ async def _mutation(
     *,
     precheck: Precheck | None,
     verify: Verify,
-    wanted_id: Callable[[WlRun], str | None] | None = None,
+    branch_of: Callable[[WlRun | None], str | None],
+    text: Callable[[str], Awaitable[PullText]],
+    wanted_id: Callable[[WlRun | None], str | None] | None = None,
+    branch_may_vanish: bool = False,
+    before_wl: Callable[[], Awaitable[None]] | None = None,
 ) -> common_pb2.OperationResult:
-    """pre-check → lazy join → `wl` → verification."""
+    """pre-check → lazy join → fork currency → `wl` (retried) → verification → landing.
+
+    ``branch_of`` names the fork branch that carries the change; ``text`` gives the
+    title and body of its pull request should `wl` have left it without one. With
+    ``branch_may_vanish`` a verified change whose branch `wl` deleted (an unclaim of a
+    claim still in review: `wl` closes that pull request) lands as "no open pull request
+    proposes the old state any more".
+    """
     if precheck is not None and (refusal := await precheck()) is not None:
         return _refused(op, refusal)
     if (join_failure := await _join_if_needed(deps, op, client)) is not None:
         return join_failure
-    run = await deps.runner.run(
-        args, rigs.rig_env(deps.work_dir, op.rig), limit_seconds=deps.wl_timeout
-    )
-    if not run.ok:
-        return _run_failed(op, run)
-    outcome = await verify(run)
+    prepared = await _prepare_fork(deps, op, client)
+    if isinstance(prepared, Refusal):
+        return _refused(op, prepared)
+
+    async def on_branch() -> bool:
+        return isinstance(await verify(None), Verified)
+
+    if before_wl is not None:
+        await before_wl()
+    run = await _run_wl(deps, op, args, landed_already=on_branch)
+    outcome = await verify(run if run.ok else None)
+    if run.ok and isinstance(outcome, Refusal) and outcome.code == "FAILED_PRECONDITION":
+        # The pre-checks said the change applies, yet `wl` left nothing: it may have taken
+        # a failed read for "nothing changed" and cleaned its own branch up (spec 5.3
+        # step 7). One more run (state re-read first) tells a glitch from a real no-op.
+        log.info("wl %s changed nothing; running it once more", run.verb)
+        run = await _run_wl(deps, op, args, landed_already=on_branch)
+        outcome = await verify(run if run.ok else None)
     if isinstance(outcome, Refusal):
+        if not run.ok:
+            return _run_failed(op, run)
         log.warning(
             "wl %s exited 0 but verification failed: %s",
             run.verb,
@@ -291,7 +422,41 @@ async def _mutation(
             extra={"event": "verification_failed", "operation": run.verb},
         )
         return _refused(op, outcome)
-    return _succeeded(op, run, outcome, wanted_id=wanted_id(run) if wanted_id else None)
+    branch = branch_of(run if run.ok else None)
+    if branch is None:
+        return failed(op, "INTERNAL", "the change's branch is unknown")
+    new_id = wanted_id(run if run.ok else None) if wanted_id else None
+    if branch_may_vanish and not await lifecycle.branch_exists(
+        client, op.rig.org, op.commons.db, branch
+    ):
+        if not await landing.no_open_pull(client, op.commons, op.rig, branch, details=deps.pulls):
+            return failed(op, UNAVAILABLE, "the withdrawn pull request is still open; try again")
+        return _succeeded(op, outcome, wanted_id=new_id, sync=prepared)
+    landed = await landing.land(
+        client,
+        op.commons,
+        op.rig,
+        branch,
+        text=await text(branch),
+        printed_url=run.parsed.pull_request_url if run.ok else None,
+        details=deps.pulls,
+    )
+    if isinstance(landed, Refusal):
+        return _refused(op, landed)
+    return _succeeded(op, outcome, branch=branch, landed=landed, wanted_id=new_id, sync=prepared)
+
+
+def _item_branch(op: Operation) -> Callable[[WlRun | None], str]:
+    return lambda _run: op.rig.branch(op.wanted_id)
+
+
+def _item_text(
+    op: Operation, client: dolthub.DoltHubClient
+) -> Callable[[str], Awaitable[PullText]]:
+    async def text(_branch: str) -> PullText:
+        return await landing.item_text(client, op.commons, op.rig, op.wanted_id)
+
+    return text
 
 
 async def claim(
@@ -300,9 +465,9 @@ async def claim(
     """Claim an open item; ABORTED "already claimed" when it is not open upstream, another
     rig's pending pull request claims it, or `wl`'s guarded UPDATE silently matched nothing."""
 
-    async def verify(run: WlRun) -> Verified | Refusal:
+    async def verify(run: WlRun | None) -> Verified | Refusal:
         return await lifecycle.verify_claim(
-            client, op.commons, op.rig, op.wanted_id, run.parsed.status
+            client, op.commons, op.rig, op.wanted_id, run.parsed.status if run else None
         )
 
     return await _mutation(
@@ -312,6 +477,8 @@ async def claim(
         ["claim", op.wanted_id],
         precheck=lambda: lifecycle.precheck_claim(client, op.commons, op.rig, op.wanted_id),
         verify=verify,
+        branch_of=_item_branch(op),
+        text=_item_text(op, client),
     )
 
 
@@ -320,14 +487,14 @@ async def unclaim(
 ) -> common_pb2.OperationResult:
     """Put a claimed item back on the board (its claimer, or a maintainer)."""
 
-    async def verify(run: WlRun) -> Verified | Refusal:
+    async def verify(run: WlRun | None) -> Verified | Refusal:
         return await lifecycle.verify_status(
             client,
             op.commons,
             op.rig,
             op.wanted_id,
             expected="open",
-            printed_status=run.parsed.status,
+            printed_status=run.parsed.status if run else None,
         )
 
     return await _mutation(
@@ -339,6 +506,9 @@ async def unclaim(
             client, op.commons, op.rig, op.wanted_id, op.role
         ),
         verify=verify,
+        branch_of=_item_branch(op),
+        text=_item_text(op, client),
+        branch_may_vanish=True,
     )
 
 
@@ -348,7 +518,7 @@ async def done(
     """Submit the claimer's completion with an evidence URL; FAILED_PRECONDITION "not claimed
     by you" for anyone else."""
 
-    async def verify(run: WlRun) -> Verified | Refusal:
+    async def verify(run: WlRun | None) -> Verified | Refusal:
         # Upstream may have given the item to another rig while wl ran.
         if refusal := await lifecycle.precheck_done(client, op.commons, op.rig, op.wanted_id):
             return refusal
@@ -358,8 +528,9 @@ async def done(
             op.rig,
             op.wanted_id,
             expected="in_review",
-            printed_status=run.parsed.status,
+            printed_status=run.parsed.status if run else None,
             claimed_by=op.rig.handle,
+            require_branch=True,
         )
 
     return await _mutation(
@@ -369,6 +540,8 @@ async def done(
         ["done", op.wanted_id, f"--evidence={op.args.evidence}"],
         precheck=lambda: lifecycle.precheck_done(client, op.commons, op.rig, op.wanted_id),
         verify=verify,
+        branch_of=_item_branch(op),
+        text=_item_text(op, client),
     )
 
 
@@ -391,11 +564,39 @@ async def post(
     if tags := _list(list(a.tags), "args.tags"):
         args.append(f"--tags={','.join(tags)}")
 
-    async def verify(run: WlRun) -> Verified | Refusal:
-        new_id = run.parsed.posted_id
-        if not new_id or not lifecycle.WANTED_ID_RE.match(new_id):
-            return Refusal("INTERNAL", "wl post did not report the new item's id")
-        return await lifecycle.verify_posted(client, op.commons, op.rig, new_id, a.title)
+    # `wl` prints the new id only when its read-back worked; a post whose run failed late
+    # (or printed no id) is found again as the one new branch of the rig that holds an
+    # item with this title, so a retry never posts twice.
+    found: dict[str, str] = {}
+    before: set[str] = set()
+
+    async def remember_branches() -> None:
+        with contextlib.suppress(dolthub.NotFound):  # no fork yet: no branches
+            before.update(await client.list_branches(op.rig.org, op.commons.db))
+
+    async def find_posted(run: WlRun | None) -> str | None:
+        posted = run.parsed.posted_id if run else None
+        if posted and lifecycle.WANTED_ID_RE.match(posted):
+            found["id"] = posted
+        if "id" not in found:
+            prefix = f"wl/{op.rig.handle}/"
+            fresh = set(await client.list_branches(op.rig.org, op.commons.db)) - before
+            for branch in sorted(b for b in fresh if b.startswith(prefix)):
+                candidate = branch.removeprefix(prefix)
+                row = await lifecycle.rig_item(client, op.commons, op.rig, candidate)
+                if row is not None and row.title == a.title and row.posted_by == op.rig.handle:
+                    found["id"] = candidate
+                    break
+        return found.get("id")
+
+    async def verify(run: WlRun | None) -> Verified | Refusal:
+        wanted_id = await find_posted(run)
+        if wanted_id is None:
+            return Refusal(UNAVAILABLE, "DoltHub did not confirm the new item; try again")
+        return await lifecycle.verify_posted(client, op.commons, op.rig, wanted_id, a.title)
+
+    async def text(branch: str) -> PullText:
+        return await landing.item_text(client, op.commons, op.rig, branch.rsplit("/", 1)[-1])
 
     return await _mutation(
         deps,
@@ -403,8 +604,11 @@ async def post(
         client,
         args,
         precheck=None,
+        before_wl=remember_branches,
         verify=verify,
-        wanted_id=lambda run: run.parsed.posted_id,
+        branch_of=lambda _run: op.rig.branch(found["id"]) if "id" in found else None,
+        text=text,
+        wanted_id=lambda _run: found.get("id"),
     )
 
 
@@ -453,14 +657,14 @@ async def _review(
     action: str,
     expected: str,
 ) -> common_pb2.OperationResult:
-    async def verify(run: WlRun) -> Verified | Refusal:
+    async def verify(run: WlRun | None) -> Verified | Refusal:
         outcome = await lifecycle.verify_status(
             client,
             op.commons,
             op.rig,
             op.wanted_id,
             expected=expected,
-            printed_status=run.parsed.status,
+            printed_status=run.parsed.status if run else None,
             require_branch=True,
         )
         if isinstance(outcome, Verified) and action == "accept":
@@ -482,13 +686,17 @@ async def _review(
             poster_may=action == "close",
         ),
         verify=verify,
+        branch_of=_item_branch(op),
+        text=_item_text(op, client),
     )
 
 
 async def join(
     deps: Deps, op: Operation, client: dolthub.DoltHubClient
 ) -> common_pb2.OperationResult:
-    """Fork the commons and register the rig (`wl join`); idempotent."""
+    """Fork the commons and register the rig (`wl join`); idempotent. The registration is
+    a success when the rig is on the upstream, or in an open pull request from its
+    registration branch."""
     args = rigs.join_args(
         op.commons, op.rig, display_name=op.args.display_name, email=op.args.owner_email
     )
@@ -500,21 +708,83 @@ async def join(
     outcome = await lifecycle.verify_join(client, op.commons, op.rig)
     if isinstance(outcome, Refusal):
         return _refused(op, outcome)
-    result = _succeeded(op, run, outcome)
-    if not result.branch and run.parsed.already_joined is None:
-        result.branch = op.rig.registration_branch
-    return result
+    if await lifecycle.rig_on_upstream(client, op.commons, op.rig):
+        return _succeeded(op, outcome)
+    branch = op.rig.registration_branch
+    landed = await landing.land(
+        client,
+        op.commons,
+        op.rig,
+        branch,
+        text=landing.registration_text(op.rig.handle, op.args.display_name),
+        printed_url=run.parsed.pull_request_url,
+        details=deps.pulls,
+    )
+    if isinstance(landed, Refusal):
+        return _refused(op, landed)
+    return _succeeded(op, outcome, branch=branch, landed=landed)
 
 
 async def sync(
     deps: Deps, op: Operation, client: dolthub.DoltHubClient
 ) -> common_pb2.OperationResult:
-    """`wl sync` (a no-op in remote mode: reads are always fresh)."""
+    """Bring the rig's fork up to date through the upstream credential and remove its
+    branches whose pull requests were merged or closed. FAILED_PRECONDITION without an
+    upstream credential, even when the fork is current: a sync that could not have synced
+    is not reported as done."""
+    if not op.upstream_token:
+        return failed(
+            op,
+            "FAILED_PRECONDITION",
+            "the wasteland has no upstream credential: an owner or maintainer must connect"
+            " one (PUT /v1/wastelands/{id}/upstream-credential) before forks can be synced",
+        )
+    outcome = await forks.bring_up_to_date(
+        client, _upstream_client(deps, op), op.commons, op.rig, details=deps.pulls
+    )
+    if isinstance(outcome, Refusal):
+        return _refused(op, outcome)
+    removed = await forks.remove_finished_branches(client, op.commons, op.rig, details=deps.pulls)
+    done_sync = SyncOutcome(
+        behind_before=outcome.behind_before,
+        behind_after=outcome.behind_after,
+        pull_request_url=outcome.pull_request_url,
+        branches_removed=removed,
+    )
+    return _succeeded(op, Verified(), sync=done_sync)
 
-    async def verify(run: WlRun) -> Verified | Refusal:
-        return Verified()
 
-    return await _mutation(deps, op, client, ["sync"], precheck=None, verify=verify)
+async def register_town(
+    deps: Deps, op: Operation, client: dolthub.DoltHubClient
+) -> common_pb2.OperationResult:
+    """Register a Gastown town as an agent rig under the caller's rig, by pull request."""
+    town = towns.TownRig(
+        town_id=op.args.town_id, handle=op.args.rig_handle, owner_email=op.args.owner_email
+    )
+    if town.handle == op.rig.handle:
+        return failed(op, "INVALID_ARGUMENT", "a town needs a rig handle of its own")
+    if (refusal := await towns.precheck(client, op.commons, op.rig, town)) is not None:
+        return _refused(op, refusal)
+    if (join_failure := await _join_if_needed(deps, op, client)) is not None:
+        return join_failure
+    prepared = await _prepare_fork(deps, op, client)
+    if isinstance(prepared, Refusal):
+        return _refused(op, prepared)
+    await towns.write(client, op.commons, op.rig, town)
+    if (refusal := await towns.verify(client, op.commons, op.rig, town)) is not None:
+        return _refused(op, refusal)
+    landed = await landing.land(
+        client,
+        op.commons,
+        op.rig,
+        town.branch,
+        text=landing.registration_text(town.handle, f"town {town.town_id}"),
+        printed_url=None,
+        details=deps.pulls,
+    )
+    if isinstance(landed, Refusal):
+        return _refused(op, landed)
+    return _succeeded(op, Verified(), branch=town.branch, landed=landed, sync=prepared)
 
 
 Handler = Callable[[Deps, Operation, dolthub.DoltHubClient], Awaitable[common_pb2.OperationResult]]
@@ -528,6 +798,7 @@ HANDLERS: dict[int, Handler] = {
     K.OPERATION_KIND_REJECT: reject,
     K.OPERATION_KIND_CLOSE: close,
     K.OPERATION_KIND_SYNC: sync,
+    K.OPERATION_KIND_REGISTER_TOWN: register_town,
 }
 
 
@@ -535,8 +806,15 @@ class Operations:
     """Runs operations one at a time, first come first served, and answers a repeated
     operation id with the result it already produced."""
 
-    def __init__(self, deps: Deps, *, cache_size: int = _RESULT_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        cache_size: int = _RESULT_CACHE_SIZE,
+        handlers: Mapping[int, Handler] = HANDLERS,
+    ) -> None:
         self.deps = deps
+        self._handlers = handlers
         # asyncio.Lock wakes waiters in arrival order.
         self._lock = asyncio.Lock()
         self._in_flight = 0
@@ -565,9 +843,20 @@ class Operations:
             self._in_flight -= 1
 
     async def _run_locked(self, op: Operation) -> common_pb2.OperationResult:
-        handler = HANDLERS[op.kind]
+        handler = self._handlers[op.kind]
         client = self.deps.dolthub.with_token(op.rig.token)
-        result = await handler(self.deps, op, client)
+        try:
+            result = await handler(self.deps, op, client)
+        except (dolthub.Unavailable, dolthub.RateLimited) as exc:
+            # DoltHub kept failing past the client's own retries: a clean 503, never the
+            # request line or status DoltHub answered with.
+            log.warning(
+                "%s by %s: DoltHub unavailable: %s",
+                K.OperationKind.Name(op.kind),
+                op.rig.handle,
+                exc,
+            )
+            result = failed(op, UNAVAILABLE, DOLTHUB_UNAVAILABLE)
         log.info(
             "%s %s by %s: %s%s",
             K.OperationKind.Name(op.kind),

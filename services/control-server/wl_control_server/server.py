@@ -47,6 +47,10 @@ class ControlSettings(CommonSettings):
     wasteland_id: str = Field(default="", alias="WASTELAND_ID")
     # "owner/db" this workload serves; empty = whatever each request names.
     upstream: str = Field(default="", alias="UPSTREAM")
+    # How long one action keeps retrying `wl` after transient DoltHub failures.
+    action_retry_budget_seconds: float = Field(
+        default=60.0, ge=0, alias="ACTION_RETRY_BUDGET_SECONDS"
+    )
 
 
 def resolve_binary(binary: str) -> str:
@@ -83,6 +87,7 @@ async def build_and_start(
             work_dir=work_dir,
             wl_timeout=settings.wl_timeout_seconds,
             join_timeout=settings.wl_join_timeout_seconds,
+            retry_budget=settings.action_retry_budget_seconds,
         )
     )
     servicer = ControlServicer(

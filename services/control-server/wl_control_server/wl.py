@@ -89,6 +89,18 @@ class WlRun:
             text = " ".join(line.strip() for line in tail) or "no output"
         return f"wl {self.verb} failed (exit {self.exit_code}): {text}"[:2000]
 
+    def user_message(self) -> str:
+        """What a user is told about a failed run: `wl`'s own reason, never its command
+        line or exit code."""
+        if self.start_error is not None:
+            return "the workload could not run the wl CLI; try again later"
+        if self.timed_out:
+            return "DoltHub did not finish the change in time; check the board before retrying"
+        if self.error_code() == "UNAVAILABLE":
+            return "DoltHub is not answering reliably right now; try again in a minute"
+        reason = "; ".join(self.parsed.errors).strip()
+        return reason[:2000] if reason else "DoltHub did not accept the change"
+
     def error_code(self) -> str:
         """The gRPC code name of a failed run."""
         if self.start_error is not None:

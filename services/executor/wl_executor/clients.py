@@ -151,6 +151,25 @@ class Peers:
         except grpc.aio.AioRpcError as exc:
             raise from_rpc_error(exc, "the registry") from None
 
+    async def record_town(
+        self, wasteland_id: str, town_id: str, *, registered: bool, pull_request_url: str
+    ) -> None:
+        """registry.RecordTown after a town's registration succeeded or failed."""
+        stub = registry_pb2_grpc.RegistryServiceStub(self.channels.get(self.registry_addr))
+        try:
+            await stub.RecordTown(
+                registry_pb2.RecordTownRequest(
+                    wasteland_id=wasteland_id,
+                    town_id=town_id,
+                    registered=registered,
+                    pull_request_url=pull_request_url,
+                ),
+                metadata=self.credentials.metadata(None),
+                timeout=self.call_timeout,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc, "the registry") from None
+
     # --- board-sync -----------------------------------------------------------------
 
     async def refresh_board(self, wasteland_id: str) -> None:

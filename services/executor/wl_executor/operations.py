@@ -38,9 +38,9 @@ NEEDS_WANTED_ID = frozenset(
         common_pb2.OPERATION_KIND_CLOSE,
     }
 )
-# Kinds that change the commons (board-sync refreshes after them); `sync` only updates
-# the caller's fork.
-MUTATIONS = frozenset(results.KIND_NAMES) - {common_pb2.OPERATION_KIND_SYNC}
+# Every kind changes what the board shows (a sync removes the rig's finished branches and
+# so its pending overlay), so board-sync refreshes after each before the answer goes out.
+MUTATIONS = frozenset(results.KIND_NAMES)
 MAX_WAIT_SECONDS = 300
 MAX_ARGS_BYTES = 64 * 1024
 
@@ -126,6 +126,7 @@ async def execute(deps: ExecutorDeps, caller: CallerIdentity, request: Any) -> A
         user_token, action.wasteland_id, action.kind, action.wanted_id
     )
     token: str = answer.dolthub_token
+    upstream_token: str = answer.upstream_token
     grant = _Grant(
         user_id=principal.user_id,
         upstream=answer.wasteland.upstream,
@@ -180,8 +181,9 @@ async def execute(deps: ExecutorDeps, caller: CallerIdentity, request: Any) -> A
         ),
         operation_id=record.operation_id,
         role=grant.role,
+        upstream_credential=control_pb2.UpstreamCredential(dolthub_token=upstream_token),
     )
-    del token
+    del token, upstream_token
     log.info(
         "operation %s (%s) started for wasteland %s",
         record.operation_id,
@@ -234,12 +236,20 @@ async def _run(
 ) -> Any:
     """Run the operation in the workload, then store and return its result; never
     raises (every failure becomes a FAILED result)."""
-    secret = run_request.credential.dolthub_token
+    secrets = [
+        s
+        for s in (
+            run_request.credential.dolthub_token,
+            run_request.upstream_credential.dolthub_token,
+        )
+        if s
+    ]
+    town_id = run_request.args.town_id
     try:
         result = await deps.peers.run_operation(
             endpoint, run_request, limit=deps.limits.operation_timeout_seconds
         )
-        result = _normalise(result, record, secret)
+        result = _normalise(result, record, secrets)
     except Exception:
         log.exception("operation %s failed unexpectedly", record.operation_id)
         result = results.failed(
@@ -247,14 +257,18 @@ async def _run(
         )
     finally:
         run_request.credential.Clear()
+        run_request.upstream_credential.Clear()
         del run_request
     if result.status == common_pb2.OPERATION_STATUS_SUCCEEDED:
         await _after_success(deps, record, grant, result, user_token, rig)
+    if record.kind == "register_town":
+        await _record_town(deps, record, town_id, result)
     stored_json = results.to_json(result)
-    if secret and secret in stored_json:  # belt and braces: a token is never stored
-        stored_json = stored_json.replace(secret, REDACTED)
-        result = results.from_json(stored_json)
-    del secret
+    for secret in secrets:  # belt and braces: a token is never stored
+        if secret in stored_json:
+            stored_json = stored_json.replace(secret, REDACTED)
+            result = results.from_json(stored_json)
+    del secrets
     status = results.STATUS_NAMES[result.status]
     now = deps.clock()
 
@@ -278,7 +292,7 @@ async def _run(
     return result
 
 
-def _normalise(result: Any, record: store.OperationRecord, secret: str) -> Any:
+def _normalise(result: Any, record: store.OperationRecord, secrets: list[str]) -> Any:
     """The workload's answer made consistent with the operation (ids, a final status,
     no secret in the error text)."""
     fixed = common_pb2.OperationResult()
@@ -294,7 +308,9 @@ def _normalise(result: Any, record: store.OperationRecord, secret: str) -> Any:
         log.warning("operation %s came back without a final status", record.operation_id)
         return results.failed(record, grpc.StatusCode.INTERNAL, "the workload returned no outcome")
     if fixed.status == common_pb2.OPERATION_STATUS_FAILED:
-        message = fixed.error.replace(secret, REDACTED) if secret else fixed.error
+        message = fixed.error
+        for secret in secrets:
+            message = message.replace(secret, REDACTED)
         fixed.error = redact(message)
         if not fixed.error_code:
             fixed.error_code = grpc.StatusCode.FAILED_PRECONDITION.name
@@ -302,6 +318,24 @@ def _normalise(result: Any, record: store.OperationRecord, secret: str) -> Any:
         fixed.error = ""
         fixed.error_code = ""
     return fixed
+
+
+async def _record_town(
+    deps: ExecutorDeps, record: store.OperationRecord, town_id: str, result: Any
+) -> None:
+    """Tell the registry how the town's registration ended (it forgets a failed one)."""
+    succeeded = result.status == common_pb2.OPERATION_STATUS_SUCCEEDED
+    try:
+        await deps.peers.record_town(
+            record.wasteland_id,
+            town_id,
+            registered=succeeded,
+            pull_request_url=result.pull_request_url if succeeded else "",
+        )
+    except Exception as exc:
+        log.warning(
+            "recording town %s of operation %s failed: %s", town_id, record.operation_id, exc
+        )
 
 
 async def _after_success(

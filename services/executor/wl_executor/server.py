@@ -71,6 +71,11 @@ class ExecutorSettings(CommonSettings):
         default=15.0, gt=0, alias="BOARD_REFRESH_TIMEOUT_SECONDS"
     )
     wake_wait_seconds: float = Field(default=5.0, ge=0, alias="WAKE_WAIT_SECONDS")
+    # Handed to the control servers: how long one action retries `wl` after transient
+    # DoltHub failures.
+    action_retry_budget_seconds: float = Field(
+        default=60.0, ge=0, alias="ACTION_RETRY_BUDGET_SECONDS"
+    )
     # Prometheus metrics at http://GRPC_HOST:METRICS_PORT/metrics; unset = not served.
     metrics_port: int | None = Field(default=None, ge=0, le=65535, alias="METRICS_PORT")
     # Names this replica in the reconcile loop's leader lease.
@@ -143,7 +148,10 @@ def workload_template(settings: ExecutorSettings) -> manifests.WorkloadTemplate:
         log_level=settings.log_level,
         log_format=settings.log_format,
         stop_grace_seconds=round(settings.control_server_stop_grace_seconds),
-        extra_env={"OTEL_TRACES_EXPORTER": settings.otel_traces_exporter},
+        extra_env={
+            "OTEL_TRACES_EXPORTER": settings.otel_traces_exporter,
+            "ACTION_RETRY_BUDGET_SECONDS": str(settings.action_retry_budget_seconds),
+        },
     )
 
 
@@ -174,7 +182,10 @@ def make_runtime(settings: ExecutorSettings, client: AsyncClient | None = None) 
             host="127.0.0.1",
             start_timeout=settings.control_server_start_timeout_seconds,
             stop_grace=settings.control_server_stop_grace_seconds,
-            extra_env={"OTEL_TRACES_EXPORTER": settings.otel_traces_exporter},
+            extra_env={
+                "OTEL_TRACES_EXPORTER": settings.otel_traces_exporter,
+                "ACTION_RETRY_BUDGET_SECONDS": str(settings.action_retry_budget_seconds),
+            },
         )
     )
 

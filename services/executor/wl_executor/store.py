@@ -33,6 +33,7 @@ OPERATION_KINDS = (
     "reject",
     "close",
     "sync",
+    "register_town",
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -63,11 +63,17 @@ async def wake_for_user(deps: ExecutorDeps, caller: CallerIdentity, wasteland_id
 
     Waits a short while for the wake; a slow wake continues in the background (the
     answer then says STARTING). A refusal within that time (cap, start failure) is
-    raised.
+    raised. A site admin without a membership reads but never wakes (PERMISSION_DENIED).
     """
-    _, user_token = access.user_call(caller)
+    principal, user_token = access.user_call(caller)
     wasteland_id = access.wasteland_id(wasteland_id)
     wasteland = await deps.peers.get_wasteland(user_token, wasteland_id)
+    if principal.is_admin and wasteland.my_role == common_pb2.MEMBER_ROLE_VIEWER:
+        # The registry answers "viewer" to an admin exactly when the admin flag is all
+        # their standing (an admin who is also a member gets their member's role).
+        raise errors.PermissionDenied(
+            "site admins may read this wasteland but not wake its workload"
+        )
     if not wasteland.upstream:
         raise errors.FailedPrecondition("the wasteland has no commons yet")
     task = deps.spawn(reconcile.wake(deps, wasteland_id, wasteland.upstream))

@@ -25,10 +25,12 @@ from wasteland.v1 import board_pb2, common_pb2, executor_pb2, registry_pb2
 from wasteland_common import enums
 
 from . import schemas
+from .admins import read_only_admins
 from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
 from .bodylimit import BodyLimitMiddleware
 from .clients import GatewayClients
 from .errors import ApiError, code_by_name, install
+from .idempotency import IdempotencyMiddleware, IdempotencyStore
 from .ratelimit import Clock, Operation, Policy, RateLimiter
 from .requestid import RequestIdMiddleware
 from .settings import GatewaySettings
@@ -75,7 +77,10 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         max_length=200,
         pattern=schemas.IDEMPOTENCY_KEY_PATTERN,
-        description="A repeat with the same key and body returns the first result",
+        description=(
+            "A repeat with the same key and body returns the first result; the same key"
+            " with a different body is 400"
+        ),
     ),
 ]
 
@@ -253,17 +258,12 @@ async def update_wasteland(
 
 @router.delete("/v1/wastelands/{wasteland_id}", status_code=204, response_class=Response)
 async def delete_wasteland(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) -> None:
-    """Soft-delete a wasteland, then stop its runtime (best effort)."""
+    """Soft-delete a wasteland; the registry stops its runtime and board tracking before
+    it answers."""
     await d.clients.registry.DeleteWasteland(
-        registry_pb2.DeleteWastelandRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
+        registry_pb2.DeleteWastelandRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token, timeout=d.clients.action_timeout),
     )
-    try:
-        await d.clients.executor.StopRuntime(
-            executor_pb2.StopRuntimeRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
-        )
-    except grpc.aio.AioRpcError as exc:
-        # The executor's idle reconcile stops it later anyway; the delete itself succeeded.
-        log.warning("stopping the runtime of a deleted wasteland failed: %s", exc.code().name)
 
 
 # ======================================================================== credential
@@ -300,6 +300,51 @@ async def delete_credential(wasteland_id: WastelandId, who: CallerDep, d: DepsDe
     """Forget the caller's DoltHub token."""
     await d.clients.registry.DeleteCredential(
         registry_pb2.DeleteCredentialRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
+    )
+
+
+# =============================================================== upstream credential
+@router.put(
+    "/v1/wastelands/{wasteland_id}/upstream-credential",
+    response_model=schemas.UpstreamCredentialStatus,
+)
+async def put_upstream_credential(
+    wasteland_id: WastelandId, body: schemas.PutUpstreamCredentialIn, who: CallerDep, d: DepsDep
+) -> schemas.UpstreamCredentialStatus:
+    """Connect the wasteland's upstream credential (owners and maintainers): a token that
+    can write the upstream, checked with a write that changes nothing; never returned."""
+    resp = await d.clients.registry.PutUpstreamCredential(
+        registry_pb2.PutUpstreamCredentialRequest(
+            wasteland_id=wasteland_id, dolthub_token=body.dolthub_token
+        ),
+        **d.clients.opts(who.token, timeout=d.clients.action_timeout),
+    )
+    return schemas.upstream_credential_status(resp.credential)
+
+
+@router.get(
+    "/v1/wastelands/{wasteland_id}/upstream-credential",
+    response_model=schemas.UpstreamCredentialStatus,
+)
+async def get_upstream_credential(
+    wasteland_id: WastelandId, who: CallerDep, d: DepsDep
+) -> schemas.UpstreamCredentialStatus:
+    """Whether the wasteland has an upstream credential (members)."""
+    resp = await d.clients.registry.GetUpstreamCredential(
+        registry_pb2.GetUpstreamCredentialRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token),
+    )
+    return schemas.upstream_credential_status(resp.credential)
+
+
+@router.delete(
+    "/v1/wastelands/{wasteland_id}/upstream-credential", status_code=204, response_class=Response
+)
+async def delete_upstream_credential(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) -> None:
+    """Forget the wasteland's upstream credential (owners and maintainers)."""
+    await d.clients.registry.DeleteUpstreamCredential(
+        registry_pb2.DeleteUpstreamCredentialRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token),
     )
 
 
@@ -470,8 +515,9 @@ async def browse(
     page_size: PageSize = schemas.PAGE_SIZE_DEFAULT,
     page_token: PageToken = "",
 ) -> schemas.WantedPage:
-    """Browse the wanted board from the cache (never wakes a workload)."""
-    await visible_wasteland(d, who, wasteland_id)
+    """Browse the wanted board from the cache (never wakes a workload); the caller's own
+    pending posts are included, marked pending."""
+    wasteland = await visible_wasteland(d, who, wasteland_id)
     request = board_pb2.BrowseRequest(
         wasteland_id=wasteland_id,
         status=status or "",
@@ -484,18 +530,15 @@ async def browse(
         else "BROWSE_SORT_UNSPECIFIED",
         page_size=page_size,
         page_token=page_token,
+        viewer_rig_handle=wasteland.my_rig_handle,
     )
     if priority is not None:
         request.priority = priority
     if mine == "true":
-        cred = await d.clients.registry.GetCredential(
-            registry_pb2.GetCredentialRequest(wasteland_id=wasteland_id),
-            **d.clients.opts(who.token),
-        )
-        if not cred.credential.rig_handle:
+        if not wasteland.my_rig_handle:
             # No rig yet: nothing can be posted or claimed by it.
             return schemas.WantedPage(items=[], next_page_token="", synced_at=None, stale=False)
-        request.rig_handle = cred.credential.rig_handle
+        request.rig_handle = wasteland.my_rig_handle
     resp = await d.clients.board.Browse(request, **d.clients.opts(who.token))
     return schemas.WantedPage(
         items=[schemas.wanted_item(i) for i in resp.items],
@@ -509,10 +552,13 @@ async def browse(
 async def count_wanted(
     wasteland_id: WastelandId, who: CallerDep, d: DepsDep
 ) -> schemas.WantedCounts:
-    """How many items are in each status."""
-    await visible_wasteland(d, who, wasteland_id)
+    """How many items are in each status (as the caller's board shows them)."""
+    wasteland = await visible_wasteland(d, who, wasteland_id)
     resp = await d.clients.board.CountWanted(
-        board_pb2.CountWantedRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
+        board_pb2.CountWantedRequest(
+            wasteland_id=wasteland_id, viewer_rig_handle=wasteland.my_rig_handle
+        ),
+        **d.clients.opts(who.token),
     )
     return schemas.wanted_counts(resp.by_status)
 
@@ -522,9 +568,13 @@ async def get_wanted(
     wasteland_id: WastelandId, wanted_id: WantedId, who: CallerDep, d: DepsDep
 ) -> schemas.WantedDetail:
     """One wanted item with its completions and stamps."""
-    await visible_wasteland(d, who, wasteland_id)
+    wasteland = await visible_wasteland(d, who, wasteland_id)
     resp = await d.clients.board.GetWantedItem(
-        board_pb2.GetWantedItemRequest(wasteland_id=wasteland_id, wanted_id=wanted_id),
+        board_pb2.GetWantedItemRequest(
+            wasteland_id=wasteland_id,
+            wanted_id=wanted_id,
+            viewer_rig_handle=wasteland.my_rig_handle,
+        ),
         **d.clients.opts(who.token),
     )
     return schemas.WantedDetail(
@@ -784,8 +834,11 @@ async def sync(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> schemas.OperationResult:
-    """Run `wl sync` for the caller's rig (in wl v0.4.0 remote mode this only confirms that
-    reads are live; it does not update the fork)."""
+    """Bring the caller's fork up to date through the wasteland's upstream credential (a
+    pull request upstream:main → fork:main merged with the caller's own token), remove the
+    caller's `wl/<rig>/*` branches whose pull requests were merged or closed, and refresh
+    the board; ``fork_sync`` says what it did. 400 FAILED_PRECONDITION when the wasteland
+    has no upstream credential."""
     result = await run_action(
         d, who, response, wasteland_id, common_pb2.OPERATION_KIND_SYNC,
         idempotency_key=idempotency_key,
@@ -829,11 +882,24 @@ async def wake_runtime(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) ->
 
 
 # ============================================================================= towns
-@router.post("/v1/wastelands/{wasteland_id}/towns", status_code=201, response_model=schemas.Town)
+@router.post(
+    "/v1/wastelands/{wasteland_id}/towns",
+    status_code=201,
+    response_model=schemas.Town,
+    responses=RUNNING_RESPONSE,
+)
 async def connect_town(
-    wasteland_id: WastelandId, body: schemas.ConnectTownIn, who: CallerDep, d: DepsDep
-) -> schemas.Town:
-    """Connect a Gastown town as an agent rig under the caller's rig."""
+    wasteland_id: WastelandId,
+    body: schemas.ConnectTownIn,
+    who: CallerDep,
+    d: DepsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> schemas.Town | JSONResponse:
+    """Connect a Gastown town as an agent rig under the caller's rig: recorded here, then
+    registered on DoltHub (a ``rigs`` row with ``rig_type=agent`` and a ``rig_links`` row,
+    on a branch of the caller's fork, by pull request, verified like an action). A
+    registration that fails disconnects the town again."""
     resp = await d.clients.registry.ConnectTown(
         registry_pb2.ConnectTownRequest(
             wasteland_id=wasteland_id,
@@ -843,7 +909,40 @@ async def connect_town(
         ),
         **d.clients.opts(who.token, timeout=d.clients.action_timeout),
     )
-    return schemas.town(resp.town)
+    town = schemas.town(resp.town)
+    try:
+        result = await run_action(
+            d,
+            who,
+            response,
+            wasteland_id,
+            common_pb2.OPERATION_KIND_REGISTER_TOWN,
+            args=common_pb2.OperationArgs(
+                town_id=body.town_id, rig_handle=body.rig_handle, owner_email=body.owner_email
+            ),
+            idempotency_key=idempotency_key,
+        )
+    except BaseException:
+        # Refused before it ran (or it failed): the town is not connected after all.
+        await _forget_town(d, who, wasteland_id, body.town_id)
+        raise
+    if result.status == common_pb2.OPERATION_STATUS_RUNNING:
+        return JSONResponse(
+            schemas.operation_result(result).model_dump(mode="json"), status_code=202
+        )
+    town.pull_request_url = result.pull_request_url or None
+    return town
+
+
+async def _forget_town(d: Deps, who: Caller, wasteland_id: str, town_id: str) -> None:
+    try:
+        await d.clients.registry.DisconnectTown(
+            registry_pb2.DisconnectTownRequest(wasteland_id=wasteland_id, town_id=town_id),
+            **d.clients.opts(who.token),
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:  # the executor forgot it already
+            log.warning("disconnecting town %s after a failed registration: %s", town_id, exc)
 
 
 @router.get("/v1/wastelands/{wasteland_id}/towns", response_model=schemas.TownList)
@@ -926,9 +1025,11 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             description="The public HTTP API of Hosted Wasteland (design/api.md).",
             routes=app.routes,
         )
-        for path_item in doc.get("paths", {}).values():
-            for operation in path_item.values():
+        for path, path_item in doc.get("paths", {}).items():
+            for method, operation in path_item.items():
                 operation.get("responses", {}).pop("422", None)
+                if method.upper() in IDEMPOTENT_METHODS and path.startswith("/v1/"):
+                    _document_idempotency_key(operation)
         schemas_section = doc.get("components", {}).get("schemas", {})
         schemas_section.pop("HTTPValidationError", None)
         schemas_section.pop("ValidationError", None)
@@ -936,6 +1037,32 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         return doc
 
     return build
+
+
+IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "DELETE"})
+IDEMPOTENCY_KEY_DOC: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A repeat by the same user with the same key and the same request returns the first"
+        " (successful) result without doing the work again (`Idempotent-Replayed: true`);"
+        " the same key with a different request is 400. Keys expire after"
+        " IDEMPOTENCY_TTL_SECONDS (24 h by default)."
+    ),
+    "schema": {"type": "string", "maxLength": 200, "pattern": schemas.IDEMPOTENCY_KEY_PATTERN},
+}
+
+
+def _document_idempotency_key(operation: dict[str, Any]) -> None:
+    """Every POST, PUT and DELETE honours the header (the middleware does), so each one
+    documents it, whether or not its handler reads it."""
+    params = operation.setdefault("parameters", [])
+    for param in params:
+        if param.get("in") == "header" and param.get("name", "").lower() == "idempotency-key":
+            param["description"] = IDEMPOTENCY_KEY_DOC["description"]
+            return
+    params.append(dict(IDEMPOTENCY_KEY_DOC))
 
 
 def policies_of(settings: GatewaySettings) -> dict[str, Policy]:
@@ -949,17 +1076,35 @@ def policies_of(settings: GatewaySettings) -> dict[str, Policy]:
     }
 
 
+def longest_request_seconds(settings: GatewaySettings) -> float:
+    """The longest a request can keep the gateway busy: its slowest backend deadline,
+    twice (a delete stops the runtime after the registry call)."""
+    return 2 * max(
+        settings.provision_timeout_seconds,
+        settings.action_timeout_seconds,
+        settings.rpc_timeout_seconds,
+    )
+
+
+def idempotency_lease_seconds(settings: GatewaySettings) -> float:
+    """How long a running request holds its Idempotency-Key before another replica may
+    presume it dead and run the request itself: well past any request's deadline."""
+    return 2 * longest_request_seconds(settings) + 60
+
+
 def create_app(
     settings: GatewaySettings,
     clients: GatewayClients,
     *,
     limiter: RateLimiter | None = None,
+    idempotency: IdempotencyStore | None = None,
     clock: Clock = time.time,
 ) -> FastAPI:
     """The gateway application over ``clients``.
 
-    ``limiter`` defaults to counters in ``settings.database_url`` (migrated when
-    ``MIGRATE_ON_START``); ``clock`` drives rate-limit windows and token expiry.
+    ``limiter`` and ``idempotency`` default to tables in ``settings.database_url``
+    (migrated when ``MIGRATE_ON_START``); ``clock`` drives rate-limit windows, token
+    expiry and idempotency-key expiry.
     """
     if limiter is None:
         limiter = RateLimiter.from_url(
@@ -974,7 +1119,18 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Site admins change nothing, whichever route (today's or a later one) they try.
+        dependencies=[Depends(read_only_admins)],
     )
+    if idempotency is None:
+        idempotency = IdempotencyStore.from_url(
+            settings.database_url,
+            clock,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            lease_seconds=idempotency_lease_seconds(settings),
+            migrate=settings.migrate_on_start,
+        )
+    app.state.idempotency = idempotency
     app.state.deps = Deps(settings=settings, clients=clients, limiter=limiter)
     app.state.token_verifier = TokenVerifier(
         secret=settings.kilo_jwt_secret.get_secret_value(),
@@ -985,6 +1141,14 @@ def create_app(
     app.include_router(service_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install(app, precheck=precheck)
+    # Inside CORS and the body limit, outside the exception handlers: a replayed answer
+    # gets CORS headers, and the middleware sees error responses like any other.
+    app.add_middleware(
+        IdempotencyMiddleware,
+        store=idempotency,
+        verifier=app.state.token_verifier,
+        wait_seconds=longest_request_seconds(settings) + 10,
+    )
     if origins := settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

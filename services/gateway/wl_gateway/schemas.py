@@ -140,6 +140,12 @@ class PutCredentialIn(_Body):
     rig_handle: Handle | None = None
 
 
+class PutUpstreamCredentialIn(_Body):
+    """``PUT /v1/wastelands/{id}/upstream-credential``."""
+
+    dolthub_token: Annotated[str, Field(min_length=1, max_length=TOKEN_MAX, pattern=r"^\S+$")]
+
+
 class AddMemberIn(_Body):
     """``POST /v1/wastelands/{id}/members``."""
 
@@ -242,6 +248,29 @@ class CredentialStatus(BaseModel):
     rig_handle: str | None = None
     token_hint: str | None = None
     connected_at: datetime | None = None
+    fork_behind: bool | None = Field(
+        default=None,
+        description="Whether your fork's main lacks commits of the upstream main (null: unknown)",
+    )
+    fork_checked_at: datetime | None = None
+
+
+class UpstreamCredentialStatus(BaseModel):
+    connected: bool
+    dolthub_user: str | None = None
+    token_hint: str | None = None
+    connected_at: datetime | None = None
+
+
+class ForkSync(BaseModel):
+    """What bringing the caller's fork up to date did."""
+
+    fork_behind_before: bool | None = None
+    fork_behind_after: bool | None = None
+    pull_request_url: str | None = Field(
+        default=None, description="The merged pull request upstream:main → fork:main, if one"
+    )
+    branches_removed: list[str] = Field(default_factory=list)
 
 
 class Member(BaseModel):
@@ -357,6 +386,7 @@ class OperationResult(BaseModel):
     error: str | None = None
     error_code: str | None = None
     rig_handle: str | None = None
+    fork_sync: ForkSync | None = None
 
 
 class Runtime(BaseModel):
@@ -373,6 +403,7 @@ class Town(BaseModel):
     parent_rig: str | None
     connected_by: str | None
     connected_at: datetime | None
+    pull_request_url: str | None = None
 
 
 class TownList(BaseModel):
@@ -468,6 +499,30 @@ def credential_status(msg: Any) -> CredentialStatus:
         rig_handle=_opt(msg.rig_handle),
         token_hint=_opt(msg.token_hint),
         connected_at=timestamp(msg.connected_at),
+        fork_behind=msg.fork_behind if msg.HasField("fork_behind") else None,
+        fork_checked_at=timestamp(msg.fork_checked_at),
+    )
+
+
+def upstream_credential_status(msg: Any) -> UpstreamCredentialStatus:
+    """An ``UpstreamCredentialStatus`` (never the token: the message has no such field)."""
+    if not msg.connected:
+        return UpstreamCredentialStatus(connected=False)
+    return UpstreamCredentialStatus(
+        connected=True,
+        dolthub_user=_opt(msg.dolthub_user),
+        token_hint=_opt(msg.token_hint),
+        connected_at=timestamp(msg.connected_at),
+    )
+
+
+def fork_sync(msg: Any) -> ForkSync:
+    """A ``ForkSync``."""
+    return ForkSync(
+        fork_behind_before=(msg.fork_behind_before if msg.HasField("fork_behind_before") else None),
+        fork_behind_after=msg.fork_behind_after if msg.HasField("fork_behind_after") else None,
+        pull_request_url=_opt(msg.pull_request_url),
+        branches_removed=list(msg.branches_removed),
     )
 
 
@@ -571,6 +626,7 @@ def operation_result(msg: Any) -> OperationResult:
         error=_opt(msg.error),
         error_code=_opt(msg.error_code),
         rig_handle=_opt(msg.rig_handle),
+        fork_sync=fork_sync(msg.fork_sync) if msg.HasField("fork_sync") else None,
     )
 
 
@@ -593,6 +649,7 @@ def town(msg: Any) -> Town:
         parent_rig=_opt(msg.parent_rig),
         connected_by=_opt(msg.connected_by),
         connected_at=timestamp(msg.connected_at),
+        pull_request_url=_opt(msg.pull_request_url),
     )
 
 

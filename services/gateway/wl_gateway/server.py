@@ -88,6 +88,7 @@ async def serve(settings: GatewaySettings) -> None:
     finally:
         await clients.close()
         app.state.deps.limiter.close()
+        app.state.idempotency.close()
         with contextlib.suppress(OSError):
             sock.close()
 

@@ -18,9 +18,11 @@ class GatewaySettings(CommonSettings):
     rate_limit_post: int = Field(default=5, ge=1, alias="RATE_LIMIT_POST")
     rate_limit_browse: int = Field(default=60, ge=1, alias="RATE_LIMIT_BROWSE")
     rate_limit_window_seconds: int = Field(default=60, ge=1, alias="RATE_LIMIT_WINDOW_SECONDS")
-    # Holds only the shared rate-limit counters (so limits hold across replicas).
+    # Holds the shared rate-limit counters and idempotency keys (shared by replicas).
     database_url: str = Field(default="sqlite+pysqlite:///.run/gateway.db", alias="DATABASE_URL")
     migrate_on_start: bool = Field(default=True, alias="MIGRATE_ON_START")
+    # How long an Idempotency-Key is remembered after its first use.
+    idempotency_ttl_seconds: float = Field(default=86_400.0, gt=0, alias="IDEMPOTENCY_TTL_SECONDS")
     rpc_timeout_seconds: float = Field(default=10.0, gt=0, alias="RPC_TIMEOUT_SECONDS")
     # Deadline of Execute/WakeRuntime: longer than the executor's 20 s wait budget.
     action_timeout_seconds: float = Field(default=30.0, gt=0, alias="ACTION_TIMEOUT_SECONDS")

@@ -18,6 +18,7 @@ from .credentials import CredentialStatus
 from .members import MemberView
 from .ownership import MemberSource, OwnerType, Role, StoredRole, Visibility
 from .towns import TownView
+from .upstream_credentials import UpstreamCredentialStatus
 from .wastelands import Status, WastelandView
 
 K = TypeVar("K", bound=str)
@@ -101,6 +102,7 @@ def wasteland(w: WastelandView) -> Any:
         updated_at=timestamp(w.updated_at),
         my_role=ROLE[w.my_role] if w.my_role else common_pb2.MEMBER_ROLE_UNSPECIFIED,
         dolthub_org=w.dolthub_org,
+        my_rig_handle=w.my_rig_handle,
     )
 
 
@@ -124,6 +126,18 @@ def credential(c: CredentialStatus) -> Any:
         rig_handle=c.rig_handle,
         token_hint=c.token_hint,
         connected_at=timestamp(c.connected_at),
+        fork_behind=c.fork_behind,
+        fork_checked_at=timestamp(c.fork_checked_at),
+    )
+
+
+def upstream_credential(c: UpstreamCredentialStatus) -> Any:
+    """The ``UpstreamCredentialStatus`` message (there is no token field to fill)."""
+    return common_pb2.UpstreamCredentialStatus(
+        connected=c.connected,
+        dolthub_user=c.dolthub_user,
+        token_hint=c.token_hint,
+        connected_at=timestamp(c.connected_at),
     )
 
 
@@ -136,6 +150,7 @@ def town(t: TownView) -> Any:
         parent_rig=t.parent_rig,
         connected_by=t.connected_by,
         connected_at=timestamp(t.connected_at),
+        pull_request_url=t.pull_request_url,
     )
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
-from wasteland_common import dolthub, errors
+from wasteland_common import dolthub, errors, forks
 from wasteland_common.auth import Principal
 
 from . import crypto, members, ownership, store
@@ -26,8 +26,19 @@ from .wastelands import access_to
 
 log = logging.getLogger(__name__)
 
-# Checks a token against the upstream: returns, or raises a dolthub.DoltHubError.
-TokenValidator = Callable[[SecretStr, UpstreamRef], Awaitable[None]]
+# Checks a token against the upstream and the DoltHub org it names (the org must be
+# writable: the rig's fork lives there): returns, or raises a dolthub.DoltHubError
+# (OrgNotWritable when the token can read the upstream but not write the org).
+TokenValidator = Callable[[SecretStr, UpstreamRef, str], Awaitable[None]]
+# Whether the org's fork of the upstream lacks upstream commits (None: no fork); raises
+# a dolthub.DoltHubError when DoltHub cannot tell.
+ForkChecker = Callable[[SecretStr, UpstreamRef, str], Awaitable[bool | None]]
+# How long a fork-currency answer is reused before DoltHub is asked again.
+FORK_CHECK_TTL = timedelta(seconds=30)
+
+
+class OrgNotWritable(dolthub.Forbidden):
+    """The token may read the upstream but cannot write the DoltHub org it names."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class CredentialStatus:
     rig_handle: str = ""
     token_hint: str = ""
     connected_at: datetime | None = None
+    fork_behind: bool | None = None
+    fork_checked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -52,23 +65,31 @@ class NewCredential:
 
 
 def dolthub_validator(client: dolthub.DoltHubClient) -> TokenValidator:
-    """A validator doing one cheap authenticated read on the upstream."""
+    """A validator that reads the upstream with the token, then proves it can write the
+    org: a write that changes nothing on the org's fork (forking the upstream into the
+    org first when there is no fork yet, which needs the same permission)."""
 
-    async def validate(token: SecretStr, ref: UpstreamRef) -> None:
-        await client.with_token(token).validate_token(ref.owner, ref.database)
+    async def validate(token: SecretStr, ref: UpstreamRef, org: str) -> None:
+        acting = client.with_token(token)
+        await acting.validate_token(ref.owner, ref.database)
+        try:
+            if not await acting.database_exists(org, ref.database):
+                await acting.fork(ref.owner, ref.database, org)
+            await acting.probe_write(org, ref.database)
+        except (dolthub.Forbidden, dolthub.Unauthorized) as exc:
+            raise OrgNotWritable(exc.message, status=exc.status) from None
 
     return validate
 
 
-def sealed_of(row: CredentialRow) -> SealedSecret:
-    """The stored envelope of a credential row."""
-    return SealedSecret(
-        key_id=row.key_id,
-        wrapped_key=row.wrapped_key,
-        key_nonce=row.key_nonce,
-        nonce=row.token_nonce,
-        ciphertext=row.ciphertext,
-    )
+def dolthub_fork_checker(client: dolthub.DoltHubClient) -> ForkChecker:
+    """Fork currency read with the member's own token."""
+
+    async def check(token: SecretStr, ref: UpstreamRef, org: str) -> bool | None:
+        currency = await forks.fork_currency(client.with_token(token), ref.owner, ref.database, org)
+        return currency.behind
+
+    return check
 
 
 def credential_row(session: Session, wasteland_id: str, user_id: str) -> CredentialRow | None:
@@ -90,6 +111,8 @@ def status_of(row: CredentialRow | None) -> CredentialStatus:
         rig_handle=row.rig_handle,
         token_hint=row.token_hint,
         connected_at=row.connected_at,
+        fork_behind=row.fork_behind,
+        fork_checked_at=row.fork_checked_at,
     )
 
 
@@ -117,7 +140,11 @@ async def connect(
     an earlier one). A reader of a public wasteland becomes a contributor."""
     ref = await store.run(sessions, _connectable, principal, credential.wasteland_id)
     try:
-        await validate(credential.token, ref)
+        await validate(credential.token, ref, credential.dolthub_org)
+    except OrgNotWritable:
+        raise errors.invalid(
+            "dolthub_org", f"the token cannot write the DoltHub org {credential.dolthub_org}"
+        ) from None
     except dolthub.Unauthorized:
         raise errors.invalid("dolthub_token", "DoltHub rejected the token") from None
     except dolthub.Forbidden:
@@ -189,14 +216,12 @@ def save(
         session.add(cred)
     cred.dolthub_org = credential.dolthub_org
     cred.rig_handle = rig_handle
-    cred.key_id = sealed.key_id
-    cred.wrapped_key = sealed.wrapped_key
-    cred.key_nonce = sealed.key_nonce
-    cred.token_nonce = sealed.nonce
-    cred.ciphertext = sealed.ciphertext
+    crypto.store_sealed(cred, sealed)
     cred.token_hint = hint
     cred.connected_at = now
     cred.updated_at = now
+    cred.fork_behind = None
+    cred.fork_checked_at = None
     session.flush()
     return status_of(cred)
 
@@ -220,9 +245,75 @@ def status(session: Session, principal: Principal, wasteland_id: str) -> Credent
     return status_of(credential_row(session, wasteland_id, principal.user_id))
 
 
+@dataclass(frozen=True)
+class _ForkCheck:
+    ref: UpstreamRef
+    org: str
+    token: SecretStr
+
+
+def _due_check(
+    session: Session, principal: Principal, wasteland_id: str, keyring: Keyring, now: datetime
+) -> _ForkCheck | None:
+    row, _ = access_to(session, principal, wasteland_id)
+    cred = credential_row(session, wasteland_id, principal.user_id)
+    if cred is None or row.status != "active":
+        return None
+    # A current fork only falls behind when the upstream moves, so that answer is kept for
+    # a while; "behind" (or unknown) is read again every time, since a sync ends it.
+    fresh = cred.fork_checked_at is not None and now - cred.fork_checked_at < FORK_CHECK_TTL
+    if fresh and cred.fork_behind is False:
+        return None
+    try:
+        token = reveal(cred, keyring)
+    except crypto.DecryptionError:
+        return None
+    return _ForkCheck(upstream(row.upstream), cred.dolthub_org, token)
+
+
+def record_fork_check(
+    session: Session, wasteland_id: str, user_id: str, behind: bool | None, now: datetime
+) -> None:
+    """Remember a fork-currency answer on the member's credential."""
+    cred = credential_row(session, wasteland_id, user_id)
+    if cred is not None:
+        cred.fork_behind = behind
+        cred.fork_checked_at = now
+
+
+async def status_with_fork(
+    sessions: sessionmaker[Session],
+    principal: Principal,
+    wasteland_id: str,
+    *,
+    check_fork: ForkChecker,
+    keyring: Keyring,
+    now: Callable[[], datetime],
+) -> CredentialStatus:
+    """The caller's credential status with ``fork_behind`` read from DoltHub (a "current"
+    answer is reused for FORK_CHECK_TTL; the last answer is kept when DoltHub cannot tell
+    now)."""
+    due = await store.run(sessions, _due_check, principal, wasteland_id, keyring, now())
+    if due is not None:
+        try:
+            behind = await check_fork(due.token, due.ref, due.org)
+        except dolthub.DoltHubError as exc:
+            log.info("fork currency of %s in %s unknown: %s", due.org, wasteland_id, exc)
+        else:
+            await store.run(
+                sessions, record_fork_check, wasteland_id, principal.user_id, behind, now()
+            )
+        del due
+    return await store.run(sessions, status, principal, wasteland_id)
+
+
 def delete(session: Session, principal: Principal, wasteland_id: str) -> None:
-    """Erase the caller's credential (nothing happens when there is none)."""
-    access_to(session, principal, wasteland_id)
+    """Erase the caller's credential (nothing happens when there is none); a site admin
+    without a membership changes nothing here either."""
+    _, access = access_to(session, principal, wasteland_id)
+    ownership.require(
+        ownership.can_connect(access), "site admins may read this wasteland but not change it"
+    )
     session.execute(
         sa.delete(CredentialRow).where(
             CredentialRow.wasteland_id == wasteland_id,
@@ -234,7 +325,7 @@ def delete(session: Session, principal: Principal, wasteland_id: str) -> None:
 def reveal(row: CredentialRow, keyring: Keyring) -> SecretStr:
     """The decrypted token of ``row`` (raises crypto.DecryptionError)."""
     ad = crypto.associated_data(row.wasteland_id, row.user_id)
-    return SecretStr(crypto.open_sealed(sealed_of(row), keyring, ad))
+    return SecretStr(crypto.open_sealed(crypto.sealed_of(row), keyring, ad))
 
 
 def rotate(session: Session, keyring: Keyring, *, limit: int = 500) -> int:
@@ -249,9 +340,5 @@ def rotate(session: Session, keyring: Keyring, *, limit: int = 500) -> int:
         .limit(limit)
     ).all()
     for row in rows:
-        ad = crypto.associated_data(row.wasteland_id, row.user_id)
-        fresh = crypto.rewrap(sealed_of(row), keyring, ad)
-        row.key_id = fresh.key_id
-        row.wrapped_key = fresh.wrapped_key
-        row.key_nonce = fresh.key_nonce
+        crypto.rewrap_row(row, keyring, crypto.associated_data(row.wasteland_id, row.user_id))
     return len(rows)

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -197,3 +198,41 @@ def rewrap(
 def token_hint(token: str) -> str:
     """The last four characters of a token, or "" when the token is too short to show any."""
     return token[-4:] if len(token) >= 12 else ""
+
+
+class SealedColumns(Protocol):
+    """A stored row holding a sealed secret in the shared column layout."""
+
+    key_id: str
+    wrapped_key: bytes
+    key_nonce: bytes
+    token_nonce: bytes
+    ciphertext: bytes
+
+
+def sealed_of(row: SealedColumns) -> SealedSecret:
+    """The envelope stored in ``row``."""
+    return SealedSecret(
+        key_id=row.key_id,
+        wrapped_key=row.wrapped_key,
+        key_nonce=row.key_nonce,
+        nonce=row.token_nonce,
+        ciphertext=row.ciphertext,
+    )
+
+
+def store_sealed(row: SealedColumns, sealed: SealedSecret) -> None:
+    """Write ``sealed`` into ``row``'s columns."""
+    row.key_id = sealed.key_id
+    row.wrapped_key = sealed.wrapped_key
+    row.key_nonce = sealed.key_nonce
+    row.token_nonce = sealed.nonce
+    row.ciphertext = sealed.ciphertext
+
+
+def rewrap_row(row: SealedColumns, keyring: Keyring, ad: bytes) -> None:
+    """Re-wrap ``row``'s data key under the keyring's active key (rotation)."""
+    fresh = rewrap(sealed_of(row), keyring, ad)
+    row.key_id = fresh.key_id
+    row.wrapped_key = fresh.wrapped_key
+    row.key_nonce = fresh.key_nonce

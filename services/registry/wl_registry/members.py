@@ -152,13 +152,13 @@ def remove(session: Session, principal: Principal, wasteland_id: str, *, user_id
     """Remove a member (maintainers and owners, or the member themself) and erase their
     stored DoltHub credential for this wasteland. An owner cannot remove themself."""
     wasteland, access = access_to(session, principal, wasteland_id, for_update=True)
-    row = member_row(session, wasteland_id, user_id)
-    if row is None:
-        raise errors.NotFound("member not found")
     ownership.require(
         ownership.can_remove_member(access, caller_id=principal.user_id, target_id=user_id),
         "only maintainers and owners may remove other members",
     )
+    row = member_row(session, wasteland_id, user_id)
+    if row is None:
+        raise errors.NotFound("member not found")
     if row.source == "explicit" and row.role == "owner":
         if user_id == principal.user_id:
             raise errors.FailedPrecondition("an owner cannot remove themself")

@@ -6,8 +6,12 @@ Plain functions over plain values, so the rules are testable without a database.
 * Org wasteland: org owners are ``owner`` (maintainer powers, trust 3); other org members
   (role ``member``) are ``contributor`` unless an explicit membership says more;
   ``billing_manager`` gets nothing from the org.
-* Public wasteland: any signed-in user reads it as ``viewer``.
-* Kilo site admins read anything as ``viewer`` and the admin flag never grants a change.
+* Public wasteland: any signed-in user reads it as ``viewer`` (and may connect a DoltHub
+  credential and join, becoming a ``contributor``).
+* Kilo site admins read anything as ``viewer`` and change nothing: an admin without a
+  membership of their own reads even a public wasteland as an admin (source ``admin``),
+  so they may not connect, join, act or wake either. An admin who is also an owner or
+  member keeps that member's rights.
 * Deleted wastelands are invisible to everyone. Invisible means NOT_FOUND, never
   PERMISSION_DENIED, so nobody learns a private wasteland exists.
 """
@@ -100,10 +104,10 @@ def decide(
         # highest any grant gives, so an org owner never drops below 3.
         best = max(grants, key=lambda g: (ROLE_RANK[g.role], g.source == "explicit"))
         return Access(best.role, max(g.trust_level for g in grants), best.source)
-    if wasteland.visibility == "public":
-        return Access("viewer", 0, "public")
     if principal.is_admin:
         return Access("viewer", 0, "admin")
+    if wasteland.visibility == "public":
+        return Access("viewer", 0, "public")
     return None
 
 
@@ -162,6 +166,13 @@ def can_connect(access: Access) -> bool:
     Any reader may, except one who reads only because they are a site admin.
     """
     return access.source != "admin"
+
+
+def can_take_part(access: Access) -> bool:
+    """Act in the wasteland once the preconditions hold: members, and readers of a public
+    wasteland (connecting a credential makes them contributors). Never a site admin
+    without a membership."""
+    return access.is_member or access.source == "public"
 
 
 def require(allowed: bool, message: str) -> None:

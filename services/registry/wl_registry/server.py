@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -16,11 +17,13 @@ from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
 
-from . import crypto, wastelands
+from . import crypto, retention, wastelands
 from .board import BoardNotifier, GrpcBoard
-from .credentials import TokenValidator, dolthub_validator
+from .credentials import TokenValidator, dolthub_fork_checker, dolthub_validator
 from .servicer import RegistryDeps, RegistryServicer
+from .upstream_credentials import dolthub_probe
 from .validation import upstream
+from .workloads import GrpcWorkloads, WorkloadNotifier
 
 log = logging.getLogger("wl_registry")
 
@@ -45,6 +48,14 @@ class RegistrySettings(CommonSettings):
     )
     provision_timeout_seconds: float = Field(default=120.0, gt=0, alias="PROVISION_TIMEOUT_SECONDS")
     board_call_timeout_seconds: float = Field(default=5.0, gt=0, alias="BOARD_CALL_TIMEOUT_SECONDS")
+    # A delete waits this long for the executor to stop the wasteland's workload.
+    executor_call_timeout_seconds: float = Field(
+        default=30.0, gt=0, alias="EXECUTOR_CALL_TIMEOUT_SECONDS"
+    )
+    # How often deleted wastelands' member data past the 30-day retention is erased.
+    purge_interval_seconds: float = Field(
+        default=retention.DEFAULT_INTERVAL_SECONDS, gt=0, alias="PURGE_INTERVAL_SECONDS"
+    )
     grpc_port: int = Field(default=7401, ge=0, le=65535, alias="GRPC_PORT")
 
 
@@ -82,6 +93,7 @@ async def build_and_start(
     dolthub_client: dolthub.DoltHubClient | None = None,
     validate_token: TokenValidator | None = None,
     board: BoardNotifier | None = None,
+    workloads: WorkloadNotifier | None = None,
 ) -> tuple[grpc_server.RunningServer, Callable[[], Awaitable[None]]]:
     """Build the dependencies, migrate, and start the gRPC server.
 
@@ -102,9 +114,6 @@ async def build_and_start(
     )
     if stale:
         log.warning("marked %d interrupted provisioning(s) as failed", stale)
-    purged = await db.run_in_session(sessions, wastelands.purge_deleted, db.utcnow())
-    if purged:
-        log.info("purged the member data of %d deleted wasteland(s)", purged)
 
     owns_client = dolthub_client is None
     client = dolthub_client or dolthub.DoltHubClient(settings.dolthub_api_url)
@@ -119,12 +128,14 @@ async def build_and_start(
         logs.register_secret(provisioning_token)
         forker = client.with_token(provisioning_token)
     channels = Channels()
+    identity = ServiceCredentials("registry", settings.service_jwt_secret.get_secret_value())
     if board is None:
         board = GrpcBoard(
-            channels,
-            settings.board_addr,
-            ServiceCredentials("registry", settings.service_jwt_secret.get_secret_value()),
-            settings.board_call_timeout_seconds,
+            channels, settings.board_addr, identity, settings.board_call_timeout_seconds
+        )
+    if workloads is None:
+        workloads = GrpcWorkloads(
+            channels, settings.executor_addr, identity, settings.executor_call_timeout_seconds
         )
     deps = RegistryDeps(
         sessions=sessions,
@@ -142,10 +153,23 @@ async def build_and_start(
         ),
         validate_token=validate_token or dolthub_validator(client),
         board=board,
+        probe_upstream=dolthub_probe(client),
+        check_fork=dolthub_fork_checker(client),
+        workloads=workloads,
     )
     running = await start_server(deps, host=settings.grpc_host, port=settings.grpc_port)
+    # The first pass runs at once, then one every PURGE_INTERVAL_SECONDS.
+    purging = asyncio.create_task(
+        retention.run_schedule(
+            sessions, interval_seconds=settings.purge_interval_seconds, now=db.utcnow
+        ),
+        name="registry-purge",
+    )
 
     async def cleanup() -> None:
+        purging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purging
         await channels.close()
         if owns_client:
             await client.aclose()

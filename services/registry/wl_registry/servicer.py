@@ -16,10 +16,23 @@ from wasteland_common import errors
 from wasteland_common.auth import Authenticator, Principal
 from wasteland_common.db import utcnow
 
-from . import actions, convert, credentials, members, paging, store, towns, validation, wastelands
+from . import (
+    actions,
+    convert,
+    credentials,
+    members,
+    paging,
+    store,
+    towns,
+    upstream_credentials,
+    validation,
+    wastelands,
+)
 from .board import BoardNotifier
-from .credentials import TokenValidator
+from .credentials import ForkChecker, TokenValidator
 from .crypto import Keyring
+from .upstream_credentials import WriteProbe
+from .workloads import NoWorkloads, WorkloadNotifier
 
 # Services whose forwarded user JWT we accept; a user token from anyone else is ignored.
 USER_FORWARDERS = ("gateway", "executor", "board-sync", "registry")
@@ -40,6 +53,9 @@ class RegistryDeps:
     provisioning: wastelands.Provisioning
     validate_token: TokenValidator
     board: BoardNotifier
+    probe_upstream: WriteProbe
+    check_fork: ForkChecker
+    workloads: WorkloadNotifier = field(default_factory=NoWorkloads)
     now: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = field(default=_new_id)
 
@@ -135,7 +151,12 @@ class RegistryServicer:
         principal = self._user(context)
         wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
         await wastelands.delete(
-            self.deps.sessions, principal, wasteland_id, board=self.deps.board, now=self.deps.now
+            self.deps.sessions,
+            principal,
+            wasteland_id,
+            board=self.deps.board,
+            workloads=self.deps.workloads,
+            now=self.deps.now,
         )
         return registry_pb2.DeleteWastelandResponse()
 
@@ -174,7 +195,14 @@ class RegistryServicer:
     async def GetCredential(self, request: Any, context: Any) -> Any:
         principal = self._user(context)
         wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
-        status = await self._run(credentials.status, principal, wasteland_id)
+        status = await credentials.status_with_fork(
+            self.deps.sessions,
+            principal,
+            wasteland_id,
+            check_fork=self.deps.check_fork,
+            keyring=self.deps.keyring,
+            now=self.deps.now,
+        )
         return registry_pb2.GetCredentialResponse(credential=convert.credential(status))
 
     async def DeleteCredential(self, request: Any, context: Any) -> Any:
@@ -182,6 +210,39 @@ class RegistryServicer:
         wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
         await self._run(credentials.delete, principal, wasteland_id)
         return registry_pb2.DeleteCredentialResponse()
+
+    # ------------------------------------------------------------------ upstream credential
+
+    async def PutUpstreamCredential(self, request: Any, context: Any) -> Any:
+        principal = self._user(context)
+        wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
+        token = SecretStr(validation.dolthub_token(request.dolthub_token))
+        status = await upstream_credentials.connect(
+            self.deps.sessions,
+            principal,
+            wasteland_id,
+            token,
+            probe=self.deps.probe_upstream,
+            keyring=self.deps.keyring,
+            now=self.deps.now,
+        )
+        return registry_pb2.PutUpstreamCredentialResponse(
+            credential=convert.upstream_credential(status)
+        )
+
+    async def GetUpstreamCredential(self, request: Any, context: Any) -> Any:
+        principal = self._user(context)
+        wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
+        status = await self._run(upstream_credentials.status, principal, wasteland_id)
+        return registry_pb2.GetUpstreamCredentialResponse(
+            credential=convert.upstream_credential(status)
+        )
+
+    async def DeleteUpstreamCredential(self, request: Any, context: Any) -> Any:
+        principal = self._user(context)
+        wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
+        await self._run(upstream_credentials.delete, principal, wasteland_id)
+        return registry_pb2.DeleteUpstreamCredentialResponse()
 
     # ------------------------------------------------------------------ members
 
@@ -277,9 +338,12 @@ class RegistryServicer:
             user_id=grant.user_id,
             rig_handle=grant.rig_handle,
             dolthub_org=grant.dolthub_org,
-            # The one place a token leaves the registry: to the executor, for one call.
+            # The one place tokens leave the registry: to the executor, for one call.
             dolthub_token=grant.token.get_secret_value(),
             rig_registered=grant.rig_registered,
+            upstream_token=(
+                grant.upstream_token.get_secret_value() if grant.upstream_token else ""
+            ),
         )
 
     async def RecordRig(self, request: Any, context: Any) -> Any:
@@ -292,3 +356,17 @@ class RegistryServicer:
             now=self.deps.now(),
         )
         return registry_pb2.RecordRigResponse(member=convert.member(recorded))
+
+    async def RecordTown(self, request: Any, context: Any) -> Any:
+        self._service(context, "executor")
+        url = request.pull_request_url
+        if request.registered and not url.startswith(("https://", "http://")):
+            raise errors.invalid("pull_request_url", "must be the pull request's address")
+        await self._run(
+            towns.record_registration,
+            validation.identifier(request.wasteland_id, "wasteland_id"),
+            validation.identifier(request.town_id, "town_id"),
+            registered=request.registered,
+            pull_request_url=validation.free_text(url, "pull_request_url", 500),
+        )
+        return registry_pb2.RecordTownResponse()

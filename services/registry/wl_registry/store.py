@@ -121,6 +121,9 @@ class CredentialRow(Base):
     token_hint: Mapped[str] = mapped_column(sa.String(4))
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The last fork-currency check of the user's fork (None: not checked or unknown).
+    fork_behind: Mapped[bool | None] = mapped_column(sa.Boolean(), nullable=True)
+    fork_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (sa.UniqueConstraint("wasteland_id", "user_id"),)
 
@@ -130,6 +133,30 @@ class CredentialRow(Base):
             f"CredentialRow(wasteland_id={self.wasteland_id!r}, user_id={self.user_id!r},"
             f" key_id={self.key_id!r})"
         )
+
+
+class UpstreamCredentialRow(Base):
+    """The wasteland's token with write access on its upstream commons, envelope-encrypted
+    like member credentials (associated data binds it to the wasteland)."""
+
+    __tablename__ = "upstream_credentials"
+
+    wasteland_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("wastelands.wasteland_id", ondelete="CASCADE"), primary_key=True
+    )
+    dolthub_user: Mapped[str] = mapped_column(sa.String(HANDLE_LEN))
+    connected_by: Mapped[str] = mapped_column(sa.String(USER_ID_LEN))
+    key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    key_nonce: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    token_nonce: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    token_hint: Mapped[str] = mapped_column(sa.String(4))
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"UpstreamCredentialRow(wasteland_id={self.wasteland_id!r}, key_id={self.key_id!r})"
 
 
 class TownRow(Base):
@@ -146,6 +173,8 @@ class TownRow(Base):
     parent_rig: Mapped[str] = mapped_column(sa.String(HANDLE_LEN))
     connected_by: Mapped[str] = mapped_column(sa.String(USER_ID_LEN))
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The upstream pull request that registers the town's agent rig ("" until it is open).
+    pull_request_url: Mapped[str] = mapped_column(sa.String(500), server_default="")
 
     __table_args__ = (sa.UniqueConstraint("wasteland_id", "rig_handle"),)
 

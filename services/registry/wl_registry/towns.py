@@ -27,6 +27,7 @@ class TownView:
     parent_rig: str
     connected_by: str
     connected_at: datetime
+    pull_request_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def view(row: TownRow) -> TownView:
         parent_rig=row.parent_rig,
         connected_by=row.connected_by,
         connected_at=row.connected_at,
+        pull_request_url=row.pull_request_url or "",
     )
 
 
@@ -62,7 +64,8 @@ def connect(
     """Connect a town as an agent rig whose parent is the caller's rig.
 
     The caller needs a rig here (a connected credential); a reader of a public wasteland
-    becomes a contributor.
+    becomes a contributor. The town's registration on DoltHub (a pull request) follows as
+    an action; :func:`record_registration` keeps its outcome.
     """
     wasteland, access = access_to(session, principal, town.wasteland_id, for_update=True)
     ownership.require(
@@ -102,6 +105,7 @@ def connect(
         parent_rig=parent,
         connected_by=principal.user_id,
         connected_at=now,
+        pull_request_url="",
     )
     session.add(row)
     session.flush()
@@ -122,12 +126,26 @@ def list_towns(session: Session, principal: Principal, wasteland_id: str) -> lis
 def disconnect(session: Session, principal: Principal, wasteland_id: str, town_id: str) -> None:
     """Disconnect a town (whoever connected it, or a maintainer or owner)."""
     _, access = access_to(session, principal, wasteland_id, for_update=True)
+    refusal = "only whoever connected the town, maintainers and owners may disconnect it"
+    ownership.require(access.is_member, refusal)
     row = session.get(TownRow, (wasteland_id, town_id))
     if row is None:
         raise errors.NotFound("town not found")
     ownership.require(
-        access.is_member
-        and (row.connected_by == principal.user_id or access.at_least("maintainer")),
-        "only whoever connected the town, maintainers and owners may disconnect it",
+        row.connected_by == principal.user_id or access.at_least("maintainer"), refusal
     )
     session.delete(row)
+
+
+def record_registration(
+    session: Session, wasteland_id: str, town_id: str, *, registered: bool, pull_request_url: str
+) -> None:
+    """Keep how the town's DoltHub registration ended: the pull request that carries it,
+    or (it failed) forget the town so it can be connected again."""
+    row = session.get(TownRow, (wasteland_id, town_id))
+    if row is None:
+        return
+    if registered:
+        row.pull_request_url = pull_request_url
+    else:
+        session.delete(row)

@@ -22,6 +22,7 @@ from .ownership import Access, Membership, OwnerType, Role, Visibility, Wastelan
 from .paging import Page, PageRequest
 from .store import CredentialRow, MemberRow, TownRow, WastelandRow
 from .validation import UpstreamRef
+from .workloads import WorkloadNotifier
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class WastelandView:
     created_at: datetime
     updated_at: datetime
     my_role: Role | None
+    # The caller's rig handle here ("" when they have none yet).
+    my_rig_handle: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def access_to(
     return row, ownership.require_visible(access)
 
 
-def view(row: WastelandRow, my_role: Role | None) -> WastelandView:
+def view(row: WastelandRow, my_role: Role | None, my_rig_handle: str = "") -> WastelandView:
     """The read model of a wasteland row."""
     return WastelandView(
         wasteland_id=row.wasteland_id,
@@ -169,6 +172,7 @@ def view(row: WastelandRow, my_role: Role | None) -> WastelandView:
         created_at=row.created_at,
         updated_at=row.updated_at,
         my_role=my_role,
+        my_rig_handle=my_rig_handle,
     )
 
 
@@ -397,9 +401,22 @@ def fail_stale_provisioning(session: Session, now: datetime, older_than: timedel
 
 
 def get(session: Session, principal: Principal, wasteland_id: str) -> WastelandView:
-    """The wasteland if the caller may see it, else NOT_FOUND."""
+    """The wasteland if the caller may see it, else NOT_FOUND (with the caller's rig)."""
     row, access = access_to(session, principal, wasteland_id)
-    return view(row, access.role)
+    return view(row, access.role, my_rig_handle(session, wasteland_id, principal.user_id))
+
+
+def my_rig_handle(session: Session, wasteland_id: str, user_id: str) -> str:
+    """The user's rig handle here: the registered one, else their credential's ("")."""
+    member = member_row(session, wasteland_id, user_id)
+    if member is not None and member.rig_handle:
+        return member.rig_handle
+    handle = session.scalars(
+        sa.select(CredentialRow.rig_handle).where(
+            CredentialRow.wasteland_id == wasteland_id, CredentialRow.user_id == user_id
+        )
+    ).first()
+    return handle or ""
 
 
 def _after(key: tuple[str, ...] | None) -> tuple[datetime, str] | None:
@@ -530,11 +547,14 @@ async def delete(
     wasteland_id: str,
     *,
     board: BoardNotifier,
+    workloads: WorkloadNotifier,
     now: Clock,
 ) -> None:
-    """Soft-delete the wasteland, then ask board-sync to stop tracking it."""
+    """Soft-delete the wasteland, then stop its workload and its board tracking before
+    answering (nothing of a deleted wasteland keeps running)."""
     await store.run(sessions, soft_delete, principal, wasteland_id, now())
     log.info("wasteland %s deleted", wasteland_id, extra={"event": "wasteland.deleted"})
+    await workloads.stop(wasteland_id)
     await board.untrack(wasteland_id)
 
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from wasteland.v1 import common_pb2 as wasteland_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18wasteland/v1/board.proto\x12\x0cwasteland.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19wasteland/v1/common.proto\"^\n\x15TrackWastelandRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x10\n\x08upstream\x18\x02 \x01(\t\x12\x1d\n\x15poll_interval_seconds\x18\x03 \x01(\x05\"\x18\n\x16TrackWastelandResponse\"/\n\x17UntrackWastelandRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\"\x1a\n\x18UntrackWastelandResponse\"/\n\x17RefreshWastelandRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\"o\n\x18RefreshWastelandResponse\x12-\n\tsynced_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhead_commit\x18\x02 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\"\xf3\x01\n\rBrowseRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x15\n\x08priority\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07project\x18\x05 \x01(\t\x12\x0b\n\x03tag\x18\x06 \x01(\t\x12\t\n\x01q\x18\x07 \x01(\t\x12\x12\n\nrig_handle\x18\x08 \x01(\t\x12&\n\x04sort\x18\t \x01(\x0e\x32\x18.wasteland.v1.BrowseSort\x12\x11\n\tpage_size\x18\n \x01(\x05\x12\x12\n\npage_token\x18\x0b \x01(\tB\x0b\n\t_priority\"\x90\x01\n\x0e\x42rowseResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.wasteland.v1.WantedItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12-\n\tsynced_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\x04 \x01(\x08\"?\n\x14GetWantedItemRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x11\n\twanted_id\x18\x02 \x01(\t\"\x93\x01\n\x15GetWantedItemResponse\x12&\n\x04item\x18\x01 \x01(\x0b\x32\x18.wasteland.v1.WantedItem\x12-\n\x0b\x63ompletions\x18\x02 \x03(\x0b\x32\x18.wasteland.v1.Completion\x12#\n\x06stamps\x18\x03 \x03(\x0b\x32\x13.wasteland.v1.Stamp\"*\n\x12\x43ountWantedRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\"\x8a\x01\n\x13\x43ountWantedResponse\x12\x42\n\tby_status\x18\x01 \x03(\x0b\x32/.wasteland.v1.CountWantedResponse.ByStatusEntry\x1a/\n\rByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"e\n\x16ListCompletionsRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x17ListCompletionsResponse\x12-\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x18.wasteland.v1.Completion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"N\n\x0fListRigsRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"L\n\x10ListRigsResponse\x12\x1f\n\x04rigs\x18\x01 \x03(\x0b\x32\x11.wasteland.v1.Rig\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x11WatchBoardRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\"v\n\nBoardEvent\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x11\n\twanted_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0bobserved_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*u\n\nBrowseSort\x12\x1b\n\x17\x42ROWSE_SORT_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42ROWSE_SORT_PRIORITY\x10\x01\x12\x17\n\x13\x42ROWSE_SORT_CREATED\x10\x02\x12\x17\n\x13\x42ROWSE_SORT_UPDATED\x10\x03\x32\x9a\x06\n\x0c\x42oardService\x12[\n\x0eTrackWasteland\x12#.wasteland.v1.TrackWastelandRequest\x1a$.wasteland.v1.TrackWastelandResponse\x12\x61\n\x10UntrackWasteland\x12%.wasteland.v1.UntrackWastelandRequest\x1a&.wasteland.v1.UntrackWastelandResponse\x12\x61\n\x10RefreshWasteland\x12%.wasteland.v1.RefreshWastelandRequest\x1a&.wasteland.v1.RefreshWastelandResponse\x12\x43\n\x06\x42rowse\x12\x1b.wasteland.v1.BrowseRequest\x1a\x1c.wasteland.v1.BrowseResponse\x12X\n\rGetWantedItem\x12\".wasteland.v1.GetWantedItemRequest\x1a#.wasteland.v1.GetWantedItemResponse\x12R\n\x0b\x43ountWanted\x12 .wasteland.v1.CountWantedRequest\x1a!.wasteland.v1.CountWantedResponse\x12^\n\x0fListCompletions\x12$.wasteland.v1.ListCompletionsRequest\x1a%.wasteland.v1.ListCompletionsResponse\x12I\n\x08ListRigs\x12\x1d.wasteland.v1.ListRigsRequest\x1a\x1e.wasteland.v1.ListRigsResponse\x12I\n\nWatchBoard\x12\x1f.wasteland.v1.WatchBoardRequest\x1a\x18.wasteland.v1.BoardEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18wasteland/v1/board.proto\x12\x0cwasteland.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19wasteland/v1/common.proto\"^\n\x15TrackWastelandRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x10\n\x08upstream\x18\x02 \x01(\t\x12\x1d\n\x15poll_interval_seconds\x18\x03 \x01(\x05\"\x18\n\x16TrackWastelandResponse\"/\n\x17UntrackWastelandRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\"\x1a\n\x18UntrackWastelandResponse\"/\n\x17RefreshWastelandRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\"o\n\x18RefreshWastelandResponse\x12-\n\tsynced_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhead_commit\x18\x02 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\"\x8e\x02\n\rBrowseRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x15\n\x08priority\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x0f\n\x07project\x18\x05 \x01(\t\x12\x0b\n\x03tag\x18\x06 \x01(\t\x12\t\n\x01q\x18\x07 \x01(\t\x12\x12\n\nrig_handle\x18\x08 \x01(\t\x12&\n\x04sort\x18\t \x01(\x0e\x32\x18.wasteland.v1.BrowseSort\x12\x11\n\tpage_size\x18\n \x01(\x05\x12\x12\n\npage_token\x18\x0b \x01(\t\x12\x19\n\x11viewer_rig_handle\x18\x0c \x01(\tB\x0b\n\t_priority\"\x90\x01\n\x0e\x42rowseResponse\x12\'\n\x05items\x18\x01 \x03(\x0b\x32\x18.wasteland.v1.WantedItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12-\n\tsynced_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\x04 \x01(\x08\"Z\n\x14GetWantedItemRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x11\n\twanted_id\x18\x02 \x01(\t\x12\x19\n\x11viewer_rig_handle\x18\x03 \x01(\t\"\x93\x01\n\x15GetWantedItemResponse\x12&\n\x04item\x18\x01 \x01(\x0b\x32\x18.wasteland.v1.WantedItem\x12-\n\x0b\x63ompletions\x18\x02 \x03(\x0b\x32\x18.wasteland.v1.Completion\x12#\n\x06stamps\x18\x03 \x03(\x0b\x32\x13.wasteland.v1.Stamp\"E\n\x12\x43ountWantedRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x19\n\x11viewer_rig_handle\x18\x02 \x01(\t\"\x8a\x01\n\x13\x43ountWantedResponse\x12\x42\n\tby_status\x18\x01 \x03(\x0b\x32/.wasteland.v1.CountWantedResponse.ByStatusEntry\x1a/\n\rByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"e\n\x16ListCompletionsRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x17ListCompletionsResponse\x12-\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x18.wasteland.v1.Completion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"N\n\x0fListRigsRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"L\n\x10ListRigsResponse\x12\x1f\n\x04rigs\x18\x01 \x03(\x0b\x32\x11.wasteland.v1.Rig\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x11WatchBoardRequest\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\"v\n\nBoardEvent\x12\x14\n\x0cwasteland_id\x18\x01 \x01(\t\x12\x11\n\twanted_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12/\n\x0bobserved_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*u\n\nBrowseSort\x12\x1b\n\x17\x42ROWSE_SORT_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42ROWSE_SORT_PRIORITY\x10\x01\x12\x17\n\x13\x42ROWSE_SORT_CREATED\x10\x02\x12\x17\n\x13\x42ROWSE_SORT_UPDATED\x10\x03\x32\x9a\x06\n\x0c\x42oardService\x12[\n\x0eTrackWasteland\x12#.wasteland.v1.TrackWastelandRequest\x1a$.wasteland.v1.TrackWastelandResponse\x12\x61\n\x10UntrackWasteland\x12%.wasteland.v1.UntrackWastelandRequest\x1a&.wasteland.v1.UntrackWastelandResponse\x12\x61\n\x10RefreshWasteland\x12%.wasteland.v1.RefreshWastelandRequest\x1a&.wasteland.v1.RefreshWastelandResponse\x12\x43\n\x06\x42rowse\x12\x1b.wasteland.v1.BrowseRequest\x1a\x1c.wasteland.v1.BrowseResponse\x12X\n\rGetWantedItem\x12\".wasteland.v1.GetWantedItemRequest\x1a#.wasteland.v1.GetWantedItemResponse\x12R\n\x0b\x43ountWanted\x12 .wasteland.v1.CountWantedRequest\x1a!.wasteland.v1.CountWantedResponse\x12^\n\x0fListCompletions\x12$.wasteland.v1.ListCompletionsRequest\x1a%.wasteland.v1.ListCompletionsResponse\x12I\n\x08ListRigs\x12\x1d.wasteland.v1.ListRigsRequest\x1a\x1e.wasteland.v1.ListRigsResponse\x12I\n\nWatchBoard\x12\x1f.wasteland.v1.WatchBoardRequest\x1a\x18.wasteland.v1.BoardEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COUNTWANTEDRESPONSE_BYSTATUSENTRY']._loaded_options = None
   _globals['_COUNTWANTEDRESPONSE_BYSTATUSENTRY']._serialized_options = b'8\001'
-  _globals['_BROWSESORT']._serialized_start=1779
-  _globals['_BROWSESORT']._serialized_end=1896
+  _globals['_BROWSESORT']._serialized_start=1860
+  _globals['_BROWSESORT']._serialized_end=1977
   _globals['_TRACKWASTELANDREQUEST']._serialized_start=102
   _globals['_TRACKWASTELANDREQUEST']._serialized_end=196
   _globals['_TRACKWASTELANDRESPONSE']._serialized_start=198
@@ -50,31 +50,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REFRESHWASTELANDRESPONSE']._serialized_start=350
   _globals['_REFRESHWASTELANDRESPONSE']._serialized_end=461
   _globals['_BROWSEREQUEST']._serialized_start=464
-  _globals['_BROWSEREQUEST']._serialized_end=707
-  _globals['_BROWSERESPONSE']._serialized_start=710
-  _globals['_BROWSERESPONSE']._serialized_end=854
-  _globals['_GETWANTEDITEMREQUEST']._serialized_start=856
-  _globals['_GETWANTEDITEMREQUEST']._serialized_end=919
-  _globals['_GETWANTEDITEMRESPONSE']._serialized_start=922
-  _globals['_GETWANTEDITEMRESPONSE']._serialized_end=1069
-  _globals['_COUNTWANTEDREQUEST']._serialized_start=1071
-  _globals['_COUNTWANTEDREQUEST']._serialized_end=1113
-  _globals['_COUNTWANTEDRESPONSE']._serialized_start=1116
-  _globals['_COUNTWANTEDRESPONSE']._serialized_end=1254
-  _globals['_COUNTWANTEDRESPONSE_BYSTATUSENTRY']._serialized_start=1207
-  _globals['_COUNTWANTEDRESPONSE_BYSTATUSENTRY']._serialized_end=1254
-  _globals['_LISTCOMPLETIONSREQUEST']._serialized_start=1256
-  _globals['_LISTCOMPLETIONSREQUEST']._serialized_end=1357
-  _globals['_LISTCOMPLETIONSRESPONSE']._serialized_start=1359
-  _globals['_LISTCOMPLETIONSRESPONSE']._serialized_end=1456
-  _globals['_LISTRIGSREQUEST']._serialized_start=1458
-  _globals['_LISTRIGSREQUEST']._serialized_end=1536
-  _globals['_LISTRIGSRESPONSE']._serialized_start=1538
-  _globals['_LISTRIGSRESPONSE']._serialized_end=1614
-  _globals['_WATCHBOARDREQUEST']._serialized_start=1616
-  _globals['_WATCHBOARDREQUEST']._serialized_end=1657
-  _globals['_BOARDEVENT']._serialized_start=1659
-  _globals['_BOARDEVENT']._serialized_end=1777
-  _globals['_BOARDSERVICE']._serialized_start=1899
-  _globals['_BOARDSERVICE']._serialized_end=2693
+  _globals['_BROWSEREQUEST']._serialized_end=734
+  _globals['_BROWSERESPONSE']._serialized_start=737
+  _globals['_BROWSERESPONSE']._serialized_end=881
+  _globals['_GETWANTEDITEMREQUEST']._serialized_start=883
+  _globals['_GETWANTEDITEMREQUEST']._serialized_end=973
+  _globals['_GETWANTEDITEMRESPONSE']._serialized_start=976
+  _globals['_GETWANTEDITEMRESPONSE']._serialized_end=1123
+  _globals['_COUNTWANTEDREQUEST']._serialized_start=1125
+  _globals['_COUNTWANTEDREQUEST']._serialized_end=1194
+  _globals['_COUNTWANTEDRESPONSE']._serialized_start=1197
+  _globals['_COUNTWANTEDRESPONSE']._serialized_end=1335
+  _globals['_COUNTWANTEDRESPONSE_BYSTATUSENTRY']._serialized_start=1288
+  _globals['_COUNTWANTEDRESPONSE_BYSTATUSENTRY']._serialized_end=1335
+  _globals['_LISTCOMPLETIONSREQUEST']._serialized_start=1337
+  _globals['_LISTCOMPLETIONSREQUEST']._serialized_end=1438
+  _globals['_LISTCOMPLETIONSRESPONSE']._serialized_start=1440
+  _globals['_LISTCOMPLETIONSRESPONSE']._serialized_end=1537
+  _globals['_LISTRIGSREQUEST']._serialized_start=1539
+  _globals['_LISTRIGSREQUEST']._serialized_end=1617
+  _globals['_LISTRIGSRESPONSE']._serialized_start=1619
+  _globals['_LISTRIGSRESPONSE']._serialized_end=1695
+  _globals['_WATCHBOARDREQUEST']._serialized_start=1697
+  _globals['_WATCHBOARDREQUEST']._serialized_end=1738
+  _globals['_BOARDEVENT']._serialized_start=1740
+  _globals['_BOARDEVENT']._serialized_end=1858
+  _globals['_BOARDSERVICE']._serialized_start=1980
+  _globals['_BOARDSERVICE']._serialized_end=2774
 # @@protoc_insertion_point(module_scope)

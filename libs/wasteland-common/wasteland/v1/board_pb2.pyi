@@ -63,7 +63,7 @@ class RefreshWastelandResponse(_message.Message):
     def __init__(self, synced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., head_commit: _Optional[str] = ..., changed: _Optional[bool] = ...) -> None: ...
 
 class BrowseRequest(_message.Message):
-    __slots__ = ("wasteland_id", "status", "type", "priority", "project", "tag", "q", "rig_handle", "sort", "page_size", "page_token")
+    __slots__ = ("wasteland_id", "status", "type", "priority", "project", "tag", "q", "rig_handle", "sort", "page_size", "page_token", "viewer_rig_handle")
     WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +75,7 @@ class BrowseRequest(_message.Message):
     SORT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
     wasteland_id: str
     status: str
     type: str
@@ -86,7 +87,8 @@ class BrowseRequest(_message.Message):
     sort: BrowseSort
     page_size: int
     page_token: str
-    def __init__(self, wasteland_id: _Optional[str] = ..., status: _Optional[str] = ..., type: _Optional[str] = ..., priority: _Optional[int] = ..., project: _Optional[str] = ..., tag: _Optional[str] = ..., q: _Optional[str] = ..., rig_handle: _Optional[str] = ..., sort: _Optional[_Union[BrowseSort, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    viewer_rig_handle: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., status: _Optional[str] = ..., type: _Optional[str] = ..., priority: _Optional[int] = ..., project: _Optional[str] = ..., tag: _Optional[str] = ..., q: _Optional[str] = ..., rig_handle: _Optional[str] = ..., sort: _Optional[_Union[BrowseSort, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., viewer_rig_handle: _Optional[str] = ...) -> None: ...
 
 class BrowseResponse(_message.Message):
     __slots__ = ("items", "next_page_token", "synced_at", "stale")
@@ -101,12 +103,14 @@ class BrowseResponse(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[_common_pb2.WantedItem, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., synced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class GetWantedItemRequest(_message.Message):
-    __slots__ = ("wasteland_id", "wanted_id")
+    __slots__ = ("wasteland_id", "wanted_id", "viewer_rig_handle")
     WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
     WANTED_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
     wasteland_id: str
     wanted_id: str
-    def __init__(self, wasteland_id: _Optional[str] = ..., wanted_id: _Optional[str] = ...) -> None: ...
+    viewer_rig_handle: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., wanted_id: _Optional[str] = ..., viewer_rig_handle: _Optional[str] = ...) -> None: ...
 
 class GetWantedItemResponse(_message.Message):
     __slots__ = ("item", "completions", "stamps")
@@ -119,10 +123,12 @@ class GetWantedItemResponse(_message.Message):
     def __init__(self, item: _Optional[_Union[_common_pb2.WantedItem, _Mapping]] = ..., completions: _Optional[_Iterable[_Union[_common_pb2.Completion, _Mapping]]] = ..., stamps: _Optional[_Iterable[_Union[_common_pb2.Stamp, _Mapping]]] = ...) -> None: ...
 
 class CountWantedRequest(_message.Message):
-    __slots__ = ("wasteland_id",)
+    __slots__ = ("wasteland_id", "viewer_rig_handle")
     WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
     wasteland_id: str
-    def __init__(self, wasteland_id: _Optional[str] = ...) -> None: ...
+    viewer_rig_handle: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., viewer_rig_handle: _Optional[str] = ...) -> None: ...
 
 class CountWantedResponse(_message.Message):
     __slots__ = ("by_status",)

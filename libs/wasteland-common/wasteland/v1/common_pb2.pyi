@@ -65,6 +65,7 @@ class OperationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OPERATION_KIND_REJECT: _ClassVar[OperationKind]
     OPERATION_KIND_CLOSE: _ClassVar[OperationKind]
     OPERATION_KIND_SYNC: _ClassVar[OperationKind]
+    OPERATION_KIND_REGISTER_TOWN: _ClassVar[OperationKind]
 
 class OperationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -107,6 +108,7 @@ OPERATION_KIND_ACCEPT: OperationKind
 OPERATION_KIND_REJECT: OperationKind
 OPERATION_KIND_CLOSE: OperationKind
 OPERATION_KIND_SYNC: OperationKind
+OPERATION_KIND_REGISTER_TOWN: OperationKind
 OPERATION_STATUS_UNSPECIFIED: OperationStatus
 OPERATION_STATUS_RUNNING: OperationStatus
 OPERATION_STATUS_SUCCEEDED: OperationStatus
@@ -123,7 +125,7 @@ class Owner(_message.Message):
     def __init__(self, type: _Optional[_Union[OwnerType, str]] = ..., user_id: _Optional[str] = ..., org_id: _Optional[str] = ...) -> None: ...
 
 class Wasteland(_message.Message):
-    __slots__ = ("wasteland_id", "name", "owner", "visibility", "upstream", "status", "created_at", "updated_at", "my_role", "runtime_state", "dolthub_org")
+    __slots__ = ("wasteland_id", "name", "owner", "visibility", "upstream", "status", "created_at", "updated_at", "my_role", "runtime_state", "dolthub_org", "my_rig_handle")
     WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +137,7 @@ class Wasteland(_message.Message):
     MY_ROLE_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_STATE_FIELD_NUMBER: _ClassVar[int]
     DOLTHUB_ORG_FIELD_NUMBER: _ClassVar[int]
+    MY_RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
     wasteland_id: str
     name: str
     owner: Owner
@@ -146,21 +149,38 @@ class Wasteland(_message.Message):
     my_role: MemberRole
     runtime_state: RuntimeState
     dolthub_org: str
-    def __init__(self, wasteland_id: _Optional[str] = ..., name: _Optional[str] = ..., owner: _Optional[_Union[Owner, _Mapping]] = ..., visibility: _Optional[_Union[Visibility, str]] = ..., upstream: _Optional[str] = ..., status: _Optional[_Union[WastelandStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., my_role: _Optional[_Union[MemberRole, str]] = ..., runtime_state: _Optional[_Union[RuntimeState, str]] = ..., dolthub_org: _Optional[str] = ...) -> None: ...
+    my_rig_handle: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., name: _Optional[str] = ..., owner: _Optional[_Union[Owner, _Mapping]] = ..., visibility: _Optional[_Union[Visibility, str]] = ..., upstream: _Optional[str] = ..., status: _Optional[_Union[WastelandStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., my_role: _Optional[_Union[MemberRole, str]] = ..., runtime_state: _Optional[_Union[RuntimeState, str]] = ..., dolthub_org: _Optional[str] = ..., my_rig_handle: _Optional[str] = ...) -> None: ...
 
 class CredentialStatus(_message.Message):
-    __slots__ = ("connected", "dolthub_org", "rig_handle", "token_hint", "connected_at")
+    __slots__ = ("connected", "dolthub_org", "rig_handle", "token_hint", "connected_at", "fork_behind", "fork_checked_at")
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     DOLTHUB_ORG_FIELD_NUMBER: _ClassVar[int]
     RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_HINT_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FORK_BEHIND_FIELD_NUMBER: _ClassVar[int]
+    FORK_CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
     connected: bool
     dolthub_org: str
     rig_handle: str
     token_hint: str
     connected_at: _timestamp_pb2.Timestamp
-    def __init__(self, connected: _Optional[bool] = ..., dolthub_org: _Optional[str] = ..., rig_handle: _Optional[str] = ..., token_hint: _Optional[str] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    fork_behind: bool
+    fork_checked_at: _timestamp_pb2.Timestamp
+    def __init__(self, connected: _Optional[bool] = ..., dolthub_org: _Optional[str] = ..., rig_handle: _Optional[str] = ..., token_hint: _Optional[str] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fork_behind: _Optional[bool] = ..., fork_checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UpstreamCredentialStatus(_message.Message):
+    __slots__ = ("connected", "dolthub_user", "token_hint", "connected_at")
+    CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    DOLTHUB_USER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_HINT_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    connected: bool
+    dolthub_user: str
+    token_hint: str
+    connected_at: _timestamp_pb2.Timestamp
+    def __init__(self, connected: _Optional[bool] = ..., dolthub_user: _Optional[str] = ..., token_hint: _Optional[str] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Member(_message.Message):
     __slots__ = ("user_id", "role", "trust_level", "rig_handle", "joined_at", "source")
@@ -283,23 +303,25 @@ class Stamp(_message.Message):
     def __init__(self, stamp_id: _Optional[str] = ..., author: _Optional[str] = ..., subject: _Optional[str] = ..., quality: _Optional[int] = ..., reliability: _Optional[int] = ..., severity: _Optional[str] = ..., context_id: _Optional[str] = ..., skill_tags: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Town(_message.Message):
-    __slots__ = ("town_id", "rig_handle", "owner_email", "parent_rig", "connected_by", "connected_at")
+    __slots__ = ("town_id", "rig_handle", "owner_email", "parent_rig", "connected_by", "connected_at", "pull_request_url")
     TOWN_ID_FIELD_NUMBER: _ClassVar[int]
     RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
     OWNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
     PARENT_RIG_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_BY_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PULL_REQUEST_URL_FIELD_NUMBER: _ClassVar[int]
     town_id: str
     rig_handle: str
     owner_email: str
     parent_rig: str
     connected_by: str
     connected_at: _timestamp_pb2.Timestamp
-    def __init__(self, town_id: _Optional[str] = ..., rig_handle: _Optional[str] = ..., owner_email: _Optional[str] = ..., parent_rig: _Optional[str] = ..., connected_by: _Optional[str] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    pull_request_url: str
+    def __init__(self, town_id: _Optional[str] = ..., rig_handle: _Optional[str] = ..., owner_email: _Optional[str] = ..., parent_rig: _Optional[str] = ..., connected_by: _Optional[str] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pull_request_url: _Optional[str] = ...) -> None: ...
 
 class OperationArgs(_message.Message):
-    __slots__ = ("title", "description", "project", "type", "priority", "effort_level", "tags", "evidence", "quality", "reliability", "severity", "skill_tags", "message", "reason", "rig_handle", "display_name", "owner_email")
+    __slots__ = ("title", "description", "project", "type", "priority", "effort_level", "tags", "evidence", "quality", "reliability", "severity", "skill_tags", "message", "reason", "rig_handle", "display_name", "owner_email", "town_id")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -317,6 +339,7 @@ class OperationArgs(_message.Message):
     RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    TOWN_ID_FIELD_NUMBER: _ClassVar[int]
     title: str
     description: str
     project: str
@@ -334,10 +357,23 @@ class OperationArgs(_message.Message):
     rig_handle: str
     display_name: str
     owner_email: str
-    def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., project: _Optional[str] = ..., type: _Optional[str] = ..., priority: _Optional[int] = ..., effort_level: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., evidence: _Optional[str] = ..., quality: _Optional[int] = ..., reliability: _Optional[int] = ..., severity: _Optional[str] = ..., skill_tags: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., rig_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., owner_email: _Optional[str] = ...) -> None: ...
+    town_id: str
+    def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., project: _Optional[str] = ..., type: _Optional[str] = ..., priority: _Optional[int] = ..., effort_level: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., evidence: _Optional[str] = ..., quality: _Optional[int] = ..., reliability: _Optional[int] = ..., severity: _Optional[str] = ..., skill_tags: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., rig_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., owner_email: _Optional[str] = ..., town_id: _Optional[str] = ...) -> None: ...
+
+class ForkSync(_message.Message):
+    __slots__ = ("fork_behind_before", "fork_behind_after", "pull_request_url", "branches_removed")
+    FORK_BEHIND_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    FORK_BEHIND_AFTER_FIELD_NUMBER: _ClassVar[int]
+    PULL_REQUEST_URL_FIELD_NUMBER: _ClassVar[int]
+    BRANCHES_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    fork_behind_before: bool
+    fork_behind_after: bool
+    pull_request_url: str
+    branches_removed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, fork_behind_before: _Optional[bool] = ..., fork_behind_after: _Optional[bool] = ..., pull_request_url: _Optional[str] = ..., branches_removed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OperationResult(_message.Message):
-    __slots__ = ("operation_id", "status", "kind", "wanted_id", "item", "branch", "pull_request_url", "error", "error_code", "rig_handle")
+    __slots__ = ("operation_id", "status", "kind", "wanted_id", "item", "branch", "pull_request_url", "error", "error_code", "rig_handle", "fork_sync")
     OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -348,6 +384,7 @@ class OperationResult(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    FORK_SYNC_FIELD_NUMBER: _ClassVar[int]
     operation_id: str
     status: OperationStatus
     kind: OperationKind
@@ -358,4 +395,5 @@ class OperationResult(_message.Message):
     error: str
     error_code: str
     rig_handle: str
-    def __init__(self, operation_id: _Optional[str] = ..., status: _Optional[_Union[OperationStatus, str]] = ..., kind: _Optional[_Union[OperationKind, str]] = ..., wanted_id: _Optional[str] = ..., item: _Optional[_Union[WantedItem, _Mapping]] = ..., branch: _Optional[str] = ..., pull_request_url: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., rig_handle: _Optional[str] = ...) -> None: ...
+    fork_sync: ForkSync
+    def __init__(self, operation_id: _Optional[str] = ..., status: _Optional[_Union[OperationStatus, str]] = ..., kind: _Optional[_Union[OperationKind, str]] = ..., wanted_id: _Optional[str] = ..., item: _Optional[_Union[WantedItem, _Mapping]] = ..., branch: _Optional[str] = ..., pull_request_url: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., rig_handle: _Optional[str] = ..., fork_sync: _Optional[_Union[ForkSync, _Mapping]] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from wasteland.v1 import common_pb2 as wasteland_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1awasteland/v1/control.proto\x12\x0cwasteland.v1\x1a\x19wasteland/v1/common.proto\"O\n\rRigCredential\x12\x15\n\rdolthub_token\x18\x01 \x01(\t\x12\x13\n\x0b\x64olthub_org\x18\x02 \x01(\t\x12\x12\n\nrig_handle\x18\x03 \x01(\t\"\xff\x01\n\x13RunOperationRequest\x12\x10\n\x08upstream\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.wasteland.v1.OperationKind\x12\x11\n\twanted_id\x18\x03 \x01(\t\x12)\n\x04\x61rgs\x18\x04 \x01(\x0b\x32\x1b.wasteland.v1.OperationArgs\x12/\n\ncredential\x18\x05 \x01(\x0b\x32\x1b.wasteland.v1.RigCredential\x12\x14\n\x0coperation_id\x18\x06 \x01(\t\x12&\n\x04role\x18\x07 \x01(\x0e\x32\x18.wasteland.v1.MemberRole\"E\n\x14RunOperationResponse\x12-\n\x06result\x18\x01 \x01(\x0b\x32\x1d.wasteland.v1.OperationResult\"\x10\n\x0eGetInfoRequest\"\x85\x01\n\x0fGetInfoResponse\x12\x12\n\nwl_version\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x03\x12\x13\n\x0bjoined_rigs\x18\x04 \x03(\t\x12\x1c\n\x14operations_in_flight\x18\x05 \x01(\x05\x32\xaf\x01\n\x0e\x43ontrolService\x12U\n\x0cRunOperation\x12!.wasteland.v1.RunOperationRequest\x1a\".wasteland.v1.RunOperationResponse\x12\x46\n\x07GetInfo\x12\x1c.wasteland.v1.GetInfoRequest\x1a\x1d.wasteland.v1.GetInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1awasteland/v1/control.proto\x12\x0cwasteland.v1\x1a\x19wasteland/v1/common.proto\"O\n\rRigCredential\x12\x15\n\rdolthub_token\x18\x01 \x01(\t\x12\x13\n\x0b\x64olthub_org\x18\x02 \x01(\t\x12\x12\n\nrig_handle\x18\x03 \x01(\t\"+\n\x12UpstreamCredential\x12\x15\n\rdolthub_token\x18\x01 \x01(\t\"\xbe\x02\n\x13RunOperationRequest\x12\x10\n\x08upstream\x18\x01 \x01(\t\x12)\n\x04kind\x18\x02 \x01(\x0e\x32\x1b.wasteland.v1.OperationKind\x12\x11\n\twanted_id\x18\x03 \x01(\t\x12)\n\x04\x61rgs\x18\x04 \x01(\x0b\x32\x1b.wasteland.v1.OperationArgs\x12/\n\ncredential\x18\x05 \x01(\x0b\x32\x1b.wasteland.v1.RigCredential\x12\x14\n\x0coperation_id\x18\x06 \x01(\t\x12&\n\x04role\x18\x07 \x01(\x0e\x32\x18.wasteland.v1.MemberRole\x12=\n\x13upstream_credential\x18\x08 \x01(\x0b\x32 .wasteland.v1.UpstreamCredential\"E\n\x14RunOperationResponse\x12-\n\x06result\x18\x01 \x01(\x0b\x32\x1d.wasteland.v1.OperationResult\"\x10\n\x0eGetInfoRequest\"\x85\x01\n\x0fGetInfoResponse\x12\x12\n\nwl_version\x18\x01 \x01(\t\x12\x13\n\x0binstance_id\x18\x02 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x03 \x01(\x03\x12\x13\n\x0bjoined_rigs\x18\x04 \x03(\t\x12\x1c\n\x14operations_in_flight\x18\x05 \x01(\x05\x32\xaf\x01\n\x0e\x43ontrolService\x12U\n\x0cRunOperation\x12!.wasteland.v1.RunOperationRequest\x1a\".wasteland.v1.RunOperationResponse\x12\x46\n\x07GetInfo\x12\x1c.wasteland.v1.GetInfoRequest\x1a\x1d.wasteland.v1.GetInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +34,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RIGCREDENTIAL']._serialized_start=71
   _globals['_RIGCREDENTIAL']._serialized_end=150
-  _globals['_RUNOPERATIONREQUEST']._serialized_start=153
-  _globals['_RUNOPERATIONREQUEST']._serialized_end=408
-  _globals['_RUNOPERATIONRESPONSE']._serialized_start=410
-  _globals['_RUNOPERATIONRESPONSE']._serialized_end=479
-  _globals['_GETINFOREQUEST']._serialized_start=481
-  _globals['_GETINFOREQUEST']._serialized_end=497
-  _globals['_GETINFORESPONSE']._serialized_start=500
-  _globals['_GETINFORESPONSE']._serialized_end=633
-  _globals['_CONTROLSERVICE']._serialized_start=636
-  _globals['_CONTROLSERVICE']._serialized_end=811
+  _globals['_UPSTREAMCREDENTIAL']._serialized_start=152
+  _globals['_UPSTREAMCREDENTIAL']._serialized_end=195
+  _globals['_RUNOPERATIONREQUEST']._serialized_start=198
+  _globals['_RUNOPERATIONREQUEST']._serialized_end=516
+  _globals['_RUNOPERATIONRESPONSE']._serialized_start=518
+  _globals['_RUNOPERATIONRESPONSE']._serialized_end=587
+  _globals['_GETINFOREQUEST']._serialized_start=589
+  _globals['_GETINFOREQUEST']._serialized_end=605
+  _globals['_GETINFORESPONSE']._serialized_start=608
+  _globals['_GETINFORESPONSE']._serialized_end=741
+  _globals['_CONTROLSERVICE']._serialized_start=744
+  _globals['_CONTROLSERVICE']._serialized_end=919
 # @@protoc_insertion_point(module_scope)

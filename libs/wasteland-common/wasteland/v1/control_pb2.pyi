@@ -17,8 +17,14 @@ class RigCredential(_message.Message):
     rig_handle: str
     def __init__(self, dolthub_token: _Optional[str] = ..., dolthub_org: _Optional[str] = ..., rig_handle: _Optional[str] = ...) -> None: ...
 
+class UpstreamCredential(_message.Message):
+    __slots__ = ("dolthub_token",)
+    DOLTHUB_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    dolthub_token: str
+    def __init__(self, dolthub_token: _Optional[str] = ...) -> None: ...
+
 class RunOperationRequest(_message.Message):
-    __slots__ = ("upstream", "kind", "wanted_id", "args", "credential", "operation_id", "role")
+    __slots__ = ("upstream", "kind", "wanted_id", "args", "credential", "operation_id", "role", "upstream_credential")
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     WANTED_ID_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +32,7 @@ class RunOperationRequest(_message.Message):
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     upstream: str
     kind: _common_pb2.OperationKind
     wanted_id: str
@@ -33,7 +40,8 @@ class RunOperationRequest(_message.Message):
     credential: RigCredential
     operation_id: str
     role: _common_pb2.MemberRole
-    def __init__(self, upstream: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.OperationKind, str]] = ..., wanted_id: _Optional[str] = ..., args: _Optional[_Union[_common_pb2.OperationArgs, _Mapping]] = ..., credential: _Optional[_Union[RigCredential, _Mapping]] = ..., operation_id: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.MemberRole, str]] = ...) -> None: ...
+    upstream_credential: UpstreamCredential
+    def __init__(self, upstream: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.OperationKind, str]] = ..., wanted_id: _Optional[str] = ..., args: _Optional[_Union[_common_pb2.OperationArgs, _Mapping]] = ..., credential: _Optional[_Union[RigCredential, _Mapping]] = ..., operation_id: _Optional[str] = ..., role: _Optional[_Union[_common_pb2.MemberRole, str]] = ..., upstream_credential: _Optional[_Union[UpstreamCredential, _Mapping]] = ...) -> None: ...
 
 class RunOperationResponse(_message.Message):
     __slots__ = ("result",)

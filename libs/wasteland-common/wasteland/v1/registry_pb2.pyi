@@ -123,6 +123,42 @@ class DeleteCredentialResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class PutUpstreamCredentialRequest(_message.Message):
+    __slots__ = ("wasteland_id", "dolthub_token")
+    WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    DOLTHUB_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    wasteland_id: str
+    dolthub_token: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., dolthub_token: _Optional[str] = ...) -> None: ...
+
+class PutUpstreamCredentialResponse(_message.Message):
+    __slots__ = ("credential",)
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    credential: _common_pb2.UpstreamCredentialStatus
+    def __init__(self, credential: _Optional[_Union[_common_pb2.UpstreamCredentialStatus, _Mapping]] = ...) -> None: ...
+
+class GetUpstreamCredentialRequest(_message.Message):
+    __slots__ = ("wasteland_id",)
+    WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    wasteland_id: str
+    def __init__(self, wasteland_id: _Optional[str] = ...) -> None: ...
+
+class GetUpstreamCredentialResponse(_message.Message):
+    __slots__ = ("credential",)
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    credential: _common_pb2.UpstreamCredentialStatus
+    def __init__(self, credential: _Optional[_Union[_common_pb2.UpstreamCredentialStatus, _Mapping]] = ...) -> None: ...
+
+class DeleteUpstreamCredentialRequest(_message.Message):
+    __slots__ = ("wasteland_id",)
+    WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    wasteland_id: str
+    def __init__(self, wasteland_id: _Optional[str] = ...) -> None: ...
+
+class DeleteUpstreamCredentialResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class ListMembersRequest(_message.Message):
     __slots__ = ("wasteland_id", "page_size", "page_token")
     WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
@@ -242,7 +278,7 @@ class AuthorizeActionRequest(_message.Message):
     def __init__(self, wasteland_id: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.OperationKind, str]] = ..., wanted_id: _Optional[str] = ...) -> None: ...
 
 class AuthorizeActionResponse(_message.Message):
-    __slots__ = ("wasteland", "role", "user_id", "rig_handle", "dolthub_org", "dolthub_token", "rig_registered")
+    __slots__ = ("wasteland", "role", "user_id", "rig_handle", "dolthub_org", "dolthub_token", "rig_registered", "upstream_token")
     WASTELAND_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -250,6 +286,7 @@ class AuthorizeActionResponse(_message.Message):
     DOLTHUB_ORG_FIELD_NUMBER: _ClassVar[int]
     DOLTHUB_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RIG_REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_TOKEN_FIELD_NUMBER: _ClassVar[int]
     wasteland: _common_pb2.Wasteland
     role: _common_pb2.MemberRole
     user_id: str
@@ -257,7 +294,8 @@ class AuthorizeActionResponse(_message.Message):
     dolthub_org: str
     dolthub_token: str
     rig_registered: bool
-    def __init__(self, wasteland: _Optional[_Union[_common_pb2.Wasteland, _Mapping]] = ..., role: _Optional[_Union[_common_pb2.MemberRole, str]] = ..., user_id: _Optional[str] = ..., rig_handle: _Optional[str] = ..., dolthub_org: _Optional[str] = ..., dolthub_token: _Optional[str] = ..., rig_registered: _Optional[bool] = ...) -> None: ...
+    upstream_token: str
+    def __init__(self, wasteland: _Optional[_Union[_common_pb2.Wasteland, _Mapping]] = ..., role: _Optional[_Union[_common_pb2.MemberRole, str]] = ..., user_id: _Optional[str] = ..., rig_handle: _Optional[str] = ..., dolthub_org: _Optional[str] = ..., dolthub_token: _Optional[str] = ..., rig_registered: _Optional[bool] = ..., upstream_token: _Optional[str] = ...) -> None: ...
 
 class RecordRigRequest(_message.Message):
     __slots__ = ("wasteland_id", "user_id", "rig_handle")
@@ -274,6 +312,22 @@ class RecordRigResponse(_message.Message):
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     member: _common_pb2.Member
     def __init__(self, member: _Optional[_Union[_common_pb2.Member, _Mapping]] = ...) -> None: ...
+
+class RecordTownRequest(_message.Message):
+    __slots__ = ("wasteland_id", "town_id", "registered", "pull_request_url")
+    WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    TOWN_ID_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    PULL_REQUEST_URL_FIELD_NUMBER: _ClassVar[int]
+    wasteland_id: str
+    town_id: str
+    registered: bool
+    pull_request_url: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., town_id: _Optional[str] = ..., registered: _Optional[bool] = ..., pull_request_url: _Optional[str] = ...) -> None: ...
+
+class RecordTownResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class ListActiveWastelandsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

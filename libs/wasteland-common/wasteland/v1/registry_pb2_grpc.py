@@ -78,6 +78,21 @@ class RegistryServiceStub:
                 request_serializer=wasteland_dot_v1_dot_registry__pb2.DeleteCredentialRequest.SerializeToString,
                 response_deserializer=wasteland_dot_v1_dot_registry__pb2.DeleteCredentialResponse.FromString,
                 _registered_method=True)
+        self.PutUpstreamCredential = channel.unary_unary(
+                '/wasteland.v1.RegistryService/PutUpstreamCredential',
+                request_serializer=wasteland_dot_v1_dot_registry__pb2.PutUpstreamCredentialRequest.SerializeToString,
+                response_deserializer=wasteland_dot_v1_dot_registry__pb2.PutUpstreamCredentialResponse.FromString,
+                _registered_method=True)
+        self.GetUpstreamCredential = channel.unary_unary(
+                '/wasteland.v1.RegistryService/GetUpstreamCredential',
+                request_serializer=wasteland_dot_v1_dot_registry__pb2.GetUpstreamCredentialRequest.SerializeToString,
+                response_deserializer=wasteland_dot_v1_dot_registry__pb2.GetUpstreamCredentialResponse.FromString,
+                _registered_method=True)
+        self.DeleteUpstreamCredential = channel.unary_unary(
+                '/wasteland.v1.RegistryService/DeleteUpstreamCredential',
+                request_serializer=wasteland_dot_v1_dot_registry__pb2.DeleteUpstreamCredentialRequest.SerializeToString,
+                response_deserializer=wasteland_dot_v1_dot_registry__pb2.DeleteUpstreamCredentialResponse.FromString,
+                _registered_method=True)
         self.ListMembers = channel.unary_unary(
                 '/wasteland.v1.RegistryService/ListMembers',
                 request_serializer=wasteland_dot_v1_dot_registry__pb2.ListMembersRequest.SerializeToString,
@@ -122,6 +137,11 @@ class RegistryServiceStub:
                 '/wasteland.v1.RegistryService/RecordRig',
                 request_serializer=wasteland_dot_v1_dot_registry__pb2.RecordRigRequest.SerializeToString,
                 response_deserializer=wasteland_dot_v1_dot_registry__pb2.RecordRigResponse.FromString,
+                _registered_method=True)
+        self.RecordTown = channel.unary_unary(
+                '/wasteland.v1.RegistryService/RecordTown',
+                request_serializer=wasteland_dot_v1_dot_registry__pb2.RecordTownRequest.SerializeToString,
+                response_deserializer=wasteland_dot_v1_dot_registry__pb2.RecordTownResponse.FromString,
                 _registered_method=True)
         self.ListActiveWastelands = channel.unary_unary(
                 '/wasteland.v1.RegistryService/ListActiveWastelands',
@@ -185,6 +205,25 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutUpstreamCredential(self, request, context):
+        """The wasteland's upstream credential (owners and maintainers set it; members read its status).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUpstreamCredential(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUpstreamCredential(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListMembers(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -242,6 +281,13 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordTown(self, request, context):
+        """For the executor only: records how a town's DoltHub registration ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListActiveWastelands(self, request, context):
         """For internal services: every active wasteland (board-sync re-tracks them at start).
         """
@@ -292,6 +338,21 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=wasteland_dot_v1_dot_registry__pb2.DeleteCredentialRequest.FromString,
                     response_serializer=wasteland_dot_v1_dot_registry__pb2.DeleteCredentialResponse.SerializeToString,
             ),
+            'PutUpstreamCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutUpstreamCredential,
+                    request_deserializer=wasteland_dot_v1_dot_registry__pb2.PutUpstreamCredentialRequest.FromString,
+                    response_serializer=wasteland_dot_v1_dot_registry__pb2.PutUpstreamCredentialResponse.SerializeToString,
+            ),
+            'GetUpstreamCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUpstreamCredential,
+                    request_deserializer=wasteland_dot_v1_dot_registry__pb2.GetUpstreamCredentialRequest.FromString,
+                    response_serializer=wasteland_dot_v1_dot_registry__pb2.GetUpstreamCredentialResponse.SerializeToString,
+            ),
+            'DeleteUpstreamCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUpstreamCredential,
+                    request_deserializer=wasteland_dot_v1_dot_registry__pb2.DeleteUpstreamCredentialRequest.FromString,
+                    response_serializer=wasteland_dot_v1_dot_registry__pb2.DeleteUpstreamCredentialResponse.SerializeToString,
+            ),
             'ListMembers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMembers,
                     request_deserializer=wasteland_dot_v1_dot_registry__pb2.ListMembersRequest.FromString,
@@ -336,6 +397,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.RecordRig,
                     request_deserializer=wasteland_dot_v1_dot_registry__pb2.RecordRigRequest.FromString,
                     response_serializer=wasteland_dot_v1_dot_registry__pb2.RecordRigResponse.SerializeToString,
+            ),
+            'RecordTown': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordTown,
+                    request_deserializer=wasteland_dot_v1_dot_registry__pb2.RecordTownRequest.FromString,
+                    response_serializer=wasteland_dot_v1_dot_registry__pb2.RecordTownResponse.SerializeToString,
             ),
             'ListActiveWastelands': grpc.unary_unary_rpc_method_handler(
                     servicer.ListActiveWastelands,
@@ -563,6 +629,87 @@ class RegistryService:
             '/wasteland.v1.RegistryService/DeleteCredential',
             wasteland_dot_v1_dot_registry__pb2.DeleteCredentialRequest.SerializeToString,
             wasteland_dot_v1_dot_registry__pb2.DeleteCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutUpstreamCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wasteland.v1.RegistryService/PutUpstreamCredential',
+            wasteland_dot_v1_dot_registry__pb2.PutUpstreamCredentialRequest.SerializeToString,
+            wasteland_dot_v1_dot_registry__pb2.PutUpstreamCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUpstreamCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wasteland.v1.RegistryService/GetUpstreamCredential',
+            wasteland_dot_v1_dot_registry__pb2.GetUpstreamCredentialRequest.SerializeToString,
+            wasteland_dot_v1_dot_registry__pb2.GetUpstreamCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUpstreamCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wasteland.v1.RegistryService/DeleteUpstreamCredential',
+            wasteland_dot_v1_dot_registry__pb2.DeleteUpstreamCredentialRequest.SerializeToString,
+            wasteland_dot_v1_dot_registry__pb2.DeleteUpstreamCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -806,6 +953,33 @@ class RegistryService:
             '/wasteland.v1.RegistryService/RecordRig',
             wasteland_dot_v1_dot_registry__pb2.RecordRigRequest.SerializeToString,
             wasteland_dot_v1_dot_registry__pb2.RecordRigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordTown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wasteland.v1.RegistryService/RecordTown',
+            wasteland_dot_v1_dot_registry__pb2.RecordTownRequest.SerializeToString,
+            wasteland_dot_v1_dot_registry__pb2.RecordTownResponse.FromString,
             options,
             channel_credentials,
             insecure,

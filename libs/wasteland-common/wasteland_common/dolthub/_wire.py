@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from .errors import DoltHubError
@@ -183,3 +184,12 @@ def parse_branches(body: JsonObject) -> list[str]:
         else:
             raise DoltHubError("malformed DoltHub answer: bad branch entry")
     return names
+
+
+_OPERATION_USER = re.compile(r"^users/(?P<user>[^/]+)/userOperations/")
+
+
+def operation_user(operation_name: str) -> str:
+    """The user in a write operation name ``users/<user>/userOperations/<uuid>``, or ""."""
+    match = _OPERATION_USER.match(operation_name)
+    return match.group("user") if match else ""

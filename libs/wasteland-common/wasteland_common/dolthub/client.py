@@ -10,9 +10,11 @@ forks) are started and then polled to completion.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, Self, TypeVar
@@ -346,6 +348,32 @@ class DoltHubClient:
                 f"DoltHub {what}: operation {operation} finished with unknown status"
             )
         return None
+
+    async def probe_write(self, owner: str, db: str) -> str:
+        """Check that this identity may write ``owner/db`` (a commons or a fork of one) and
+        return the DoltHub user it acts as ("" when DoltHub does not say).
+
+        Writes a statement that changes nothing (``DELETE FROM _meta WHERE 1 = 0``) to a
+        scratch branch and deletes the branch again: nothing is left behind. Raises
+        Forbidden or Unauthorized when the token may not write, NotFound when the database
+        does not exist.
+        """
+        if self._token is None:
+            raise Unauthorized("no DoltHub token to check")
+        branch = f"wl-access-check-{secrets.token_hex(6)}"
+        result = await self.write(owner, db, "main", branch, "DELETE FROM `_meta` WHERE 1 = 0")
+        with contextlib.suppress(NotFound):  # the no-op write may not create the branch
+            await self.delete_branch(owner, db, branch)
+        return _wire.operation_user(result.operation_name)
+
+    async def contains_commit(self, owner: str, db: str, commit: str, *, ref: str = "main") -> bool:
+        """Whether ``commit`` is in the history of ``owner/db@ref``."""
+        result = await self.read(
+            owner, db, bind("SELECT COUNT(*) AS n FROM dolt_log WHERE commit_hash = ?", commit),
+            ref=ref,
+        )  # fmt: skip
+        value = _first_cell(result)
+        return value is not None and value.strip() not in ("", "0")
 
     # ------------------------------------------------------------------ databases
 

@@ -1,0 +1,197 @@
+"""Keeping a rig's fork current, which `wl` never does (protocol spec §5.4).
+
+DoltHub has no fork-sync endpoint, but its pull-request rules allow one: the author of a
+pull request needs write access on the *from* database, merging needs write access on the
+*to* database. So a pull request ``upstream:main → <rig org>/<db>:main``, opened with the
+wasteland's upstream credential and merged with the rig owner's own token, brings the
+fork up to date with real history.
+
+Finished branches go too: `wl` cuts a new branch from the fork's ``main`` only when the
+rig has no ``wl/<rig>/<id>`` branch for the item, and writes on an old branch otherwise,
+so a branch whose pull request was merged or closed would make the next change of that
+item a silent no-op (a re-submitted ``done`` after a reject, for one).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from wasteland.v1 import common_pb2
+from wasteland_common import dolthub
+from wasteland_common.dolthub import DoltHubClient
+from wasteland_common.dolthub.pulls import PullDetails, pull_url, pulls_by_branch, pulls_from
+from wasteland_common.forks import fork_currency
+
+from .lifecycle import Refusal
+from .rigs import Commons, Rig
+
+log = logging.getLogger(__name__)
+
+NEEDS_UPSTREAM_CREDENTIAL = (
+    "your DoltHub fork is behind the upstream and the service cannot bring it up to date:"
+    " an owner or maintainer must connect the wasteland's upstream credential"
+    " (PUT /v1/wastelands/{id}/upstream-credential), then try again"
+)
+NO_FORK = "you have no DoltHub fork of this wasteland yet; join it first"
+FINISHED_STATES = frozenset({"merged", "closed"})
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What bringing a fork up to date did."""
+
+    behind_before: bool | None
+    behind_after: bool | None
+    pull_request_url: str = ""
+    branches_removed: tuple[str, ...] = ()
+
+    def to_proto(self) -> common_pb2.ForkSync:
+        """The result's ``fork_sync`` message."""
+        message = common_pb2.ForkSync(
+            pull_request_url=self.pull_request_url, branches_removed=list(self.branches_removed)
+        )
+        if self.behind_before is not None:
+            message.fork_behind_before = self.behind_before
+        if self.behind_after is not None:
+            message.fork_behind_after = self.behind_after
+        return message
+
+    @property
+    def synced(self) -> bool:
+        """Whether a sync pull request was merged."""
+        return bool(self.pull_request_url)
+
+
+async def bring_up_to_date(
+    rig_client: DoltHubClient,
+    upstream_client: DoltHubClient | None,
+    commons: Commons,
+    rig: Rig,
+    *,
+    details: PullDetails,
+) -> SyncOutcome | Refusal:
+    """Merge the upstream ``main`` into the rig's fork ``main`` when the fork lags.
+
+    Refuses with FAILED_PRECONDITION when the rig has no fork, or when the fork lags and
+    there is no upstream credential; raises the DoltHub client's errors otherwise.
+    """
+    before = await fork_currency(rig_client, commons.owner, commons.db, rig.org)
+    if before.behind is None:
+        return Refusal("FAILED_PRECONDITION", NO_FORK)
+    if not before.behind:
+        return SyncOutcome(behind_before=False, behind_after=False)
+    if upstream_client is None:
+        return Refusal("FAILED_PRECONDITION", NEEDS_UPSTREAM_CREDENTIAL)
+    pull_id = await _sync_pull(upstream_client, rig_client, commons, rig, details=details)
+    try:
+        await rig_client.merge_pull(rig.org, commons.db, pull_id)
+    except (dolthub.QueryError, dolthub.AlreadyExists) as exc:
+        log.warning("merging the sync pull request into %s failed: %s", rig.org, exc)
+        return Refusal(
+            "FAILED_PRECONDITION",
+            "your fork's main has changes that conflict with the upstream; resolve them on"
+            " DoltHub, then try again",
+        )
+    after = await fork_currency(rig_client, commons.owner, commons.db, rig.org)
+    if after.behind:
+        return Refusal("UNAVAILABLE", "DoltHub has not finished updating your fork; try again")
+    log.info(
+        "fork %s/%s brought up to date with %s (pull %s)",
+        rig.org, commons.db, commons.path, pull_id, extra={"event": "fork_synced"},
+    )  # fmt: skip
+    return SyncOutcome(
+        behind_before=True,
+        behind_after=after.behind,
+        pull_request_url=pull_url(rig.org, commons.db, pull_id),
+    )
+
+
+async def _sync_pull(
+    upstream_client: DoltHubClient,
+    rig_client: DoltHubClient,
+    commons: Commons,
+    rig: Rig,
+    *,
+    details: PullDetails,
+) -> str:
+    """The open pull request upstream:main → fork:main (an earlier attempt's, or a new
+    one opened with the upstream credential)."""
+
+    async def existing() -> str | None:
+        found = await pulls_from(
+            rig_client, rig.org, commons.db, from_owner=commons.owner, from_branch="main",
+            states=("open",), details=details,
+        )  # fmt: skip
+        return found[0].pull_id if found else None
+
+    if (pull_id := await existing()) is not None:
+        return pull_id
+    try:
+        return await upstream_client.create_pull(
+            rig.org,
+            commons.db,
+            title=f"Sync with {commons.path}",
+            description=(
+                f"Brings the fork {rig.org}/{commons.db} up to date with the upstream"
+                f" {commons.path} (opened by Hosted Wasteland for rig {rig.handle})."
+            ),
+            from_owner=commons.owner,
+            from_db=commons.db,
+            from_branch="main",
+        )
+    except dolthub.AlreadyExists:
+        if (pull_id := await existing()) is not None:
+            return pull_id
+        raise
+
+
+def item_branches(rig: Rig, branches: list[str], wanted_id: str | None) -> list[str]:
+    """The rig's branches that may be finished: its ``wl/<rig>/<id>`` branches (only the
+    one of ``wanted_id`` when given) and, for a whole clean-up, its registration branch."""
+    if wanted_id is not None:
+        wanted = rig.branch(wanted_id)
+        return [b for b in branches if b == wanted]
+    prefix = f"wl/{rig.handle}/"
+    return [b for b in branches if b.startswith(prefix) or b == rig.registration_branch]
+
+
+async def remove_finished_branches(
+    rig_client: DoltHubClient,
+    commons: Commons,
+    rig: Rig,
+    *,
+    details: PullDetails,
+    wanted_id: str | None = None,
+    known_branches: list[str] | None = None,
+) -> tuple[str, ...]:
+    """Delete the rig's branches whose upstream pull requests are all merged or closed
+    (a branch with an open pull request, or none at all, stays); returns their names."""
+    branches = known_branches
+    if branches is None:
+        try:
+            branches = await rig_client.list_branches(rig.org, commons.db)
+        except dolthub.NotFound:
+            return ()
+    candidates = item_branches(rig, branches, wanted_id)
+    if not candidates:
+        return ()
+    by_branch = await pulls_by_branch(
+        rig_client, commons.owner, commons.db, from_owner=rig.org, details=details
+    )
+    removed: list[str] = []
+    for branch in candidates:
+        states = {p.state for p in by_branch.get(branch, [])}
+        if not states or not states <= FINISHED_STATES:
+            continue
+        try:
+            await rig_client.delete_branch(rig.org, commons.db, branch)
+        except dolthub.NotFound:
+            continue
+        removed.append(branch)
+    if removed:
+        log.info(
+            "removed %d finished branch(es) of %s: %s", len(removed), rig.handle,
+            ", ".join(removed), extra={"event": "branches_removed"},
+        )  # fmt: skip
+    return tuple(removed)
