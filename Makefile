@@ -16,7 +16,7 @@ PY_DIRS := libs services devtools tests benchmarks
 K8S_TOOLS := .tools/k8s
 K8S_MODULES := tools/go/etcd tools/go/kwok tools/go/kubernetes
 
-.PHONY: help install run run-kubernetes token test lint format typecheck proto proto-check unit pytest bench clean wl k8s-tools cluster-up cluster-down
+.PHONY: help install run run-kubernetes token test lint format typecheck proto proto-check unit pytest bench images clean wl k8s-tools cluster-up cluster-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ pytest: install k8s-tools ## unit, integration, Kubernetes and end-to-end tests
 
 bench: install ## benchmarks (timings live here, not in tests)
 	$(BIN)/python -m benchmarks
+
+images: install ## build every image here (podman, no registry), run and check each, clean up
+	UV_VERSION=$(UV_VERSION) scripts/images.sh
 
 clean: ## remove the virtual environment and local run data
 	rm -rf $(VENV) .tools .run .mypy_cache .pytest_cache .ruff_cache

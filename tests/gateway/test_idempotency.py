@@ -135,6 +135,7 @@ async def test_every_kind_of_change_replays_its_first_result(
         ("delete", f"{base}/towns/t1", None, 204, "registry", "DisconnectTown"),
         ("delete", f"{base}/members/bob", None, 204, "registry", "RemoveMember"),
         ("post", f"{base}/runtime:wake", None, 202, "executor", "WakeRuntime"),
+        # The town's DoltHub registration above was the executor's first Execute.
         ("post", f"{base}/wanted/w-1/claim", None, 200, "executor", "Execute"),
         ("delete", f"{base}/credential", None, 204, "registry", "DeleteCredential"),
     ]  # fmt: skip
@@ -148,7 +149,8 @@ async def test_every_kind_of_change_replays_its_first_result(
         assert (first.status_code, repeat.status_code) == (status, status), (url, repeat.text)
         assert repeat.content == first.content
         assert repeat.headers["Idempotent-Replayed"] == "true"
-        assert getattr(backends, backend).common.calls[rpc] == 1, rpc
+        expected_calls = 2 if url.endswith("/claim") else 1
+        assert getattr(backends, backend).common.calls[rpc] == expected_calls, rpc
 
 
 async def test_a_repeat_of_a_202_does_not_start_a_second_operation(

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from wasteland.v1 import board_pb2
+from wasteland.v1 import board_pb2, common_pb2
 
 from .conftest import AppFactory
 from .fakes import T0_TEXT, Backends, ts
@@ -513,6 +513,7 @@ async def test_actions_run_through_the_executor(
         assert resp.json()["kind"] == kind
     rejected = await api.post(f"{base}/wanted/w-1/reject", headers=alice, json={"reason": "no"})
     assert rejected.status_code == 200
+    backends.registry.upstream[wid] = common_pb2.UpstreamCredentialStatus(connected=True)
     synced = await api.post(f"{base}/sync", headers=alice)
     assert synced.status_code == 200
     assert synced.json()["kind"] == "sync"

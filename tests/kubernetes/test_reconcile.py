@@ -17,6 +17,7 @@ from devstack.kubelet import KubeletStandIn
 from lightkube import AsyncClient, Client
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
+from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import db, errors
 from wasteland_common.grpc_client import Channels, ServiceCredentials
@@ -92,6 +93,12 @@ async def deps(
     await built.peers.close()
 
 
+def woken() -> float:
+    """Cold starts timed in this process so far (the executor's metrics)."""
+    value = REGISTRY.get_sample_value("wasteland_wake_duration_seconds_count", {"outcome": "ok"})
+    return value or 0.0
+
+
 def state(deps: ExecutorDeps, wasteland_id: str) -> store.RuntimeRecord | None:
     with deps.sessions.begin() as session:
         return store.get_runtime(session, wasteland_id)
@@ -119,15 +126,11 @@ async def test_concurrent_wakes_of_one_wasteland_share_one(
         return await real(wasteland_id, upstream)
 
     monkeypatch.setattr(deps.runtime, "ensure_running", counting)
+    before = woken()
     endpoints = await asyncio.gather(*(reconcile.wake(deps, A, UPSTREAM) for _ in range(5)))
     assert calls == [A]
     assert len(set(endpoints)) == 1
-    # The cold start was measured.
-    samples = deps.metrics.registry.get_sample_value(
-        "wasteland_executor_wake_duration_seconds_count",
-        {"runtime": "kubernetes", "outcome": "woke"},
-    )
-    assert samples == 1
+    assert woken() == before + 1  # one cold start, timed once
 
 
 async def test_idle_workloads_sleep_and_the_cap_evicts_the_least_recently_used(

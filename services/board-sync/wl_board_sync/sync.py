@@ -25,7 +25,7 @@ from wasteland_common.dolthub import DoltHubClient
 from wasteland_common.dolthub.pulls import PullDetails
 from wasteland_common.errors import FailedPrecondition, NotFound
 
-from . import commons, pending
+from . import commons, metrics, pending
 from .commons import CompletionRow, RigRow, StampRow, WantedRow
 from .events import BoardChange, EventHub
 from .pending import PendingChange, PendingPost, PendingState, Upstream
@@ -475,7 +475,8 @@ class Syncer:
         (a missing commons becomes FAILED_PRECONDITION).
         """
         async with self._lock(wasteland_id):
-            return await self._sync(wasteland_id, force=force)
+            with metrics.timed_sync():
+                return await self._sync(wasteland_id, force=force)
 
     async def _sync(self, wasteland_id: str, *, force: bool) -> SyncResult:
         target = await run_in_session(self._sessions, load_target, wasteland_id)

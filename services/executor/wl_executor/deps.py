@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common.db import utcnow
 
 from .clients import Peers
-from .metrics import Metrics
 from .runtime import Endpoint, Runtime
 
 
@@ -43,7 +42,6 @@ class ExecutorDeps:
     runtime: Runtime
     peers: Peers
     limits: Limits = field(default_factory=Limits)
-    metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = new_operation_id
     # Operations running in this process, by id (a repeat may wait for one).

@@ -1,71 +1,66 @@
-"""The executor's Prometheus metrics, and the HTTP endpoint that exposes them.
+"""The executor's Prometheus metrics: wakes, their duration, sleeps, awake workloads.
 
-One registry per process (not prometheus_client's global one), so several executors in
-one test process do not collide. Served at ``/metrics`` on ``METRICS_PORT`` when set.
+Every runtime (local processes, Kubernetes) is measured through these objects: the wake
+path in ``reconcile`` records them around ``Runtime.ensure_running``, so a runtime needs
+no metrics code of its own; one that wants to add detail imports from here.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
-from threading import Thread
-from typing import Literal
-from wsgiref.simple_server import WSGIServer
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
-log = logging.getLogger(__name__)
+# A cold wake is seconds (local process) to a minute or more (a pod pulling its image).
+WAKE_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
-WAKE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
-WakeOutcome = Literal["woke", "failed"]
+WAKE_OUTCOMES = ("ok", "failed", "refused")
 
-
-def _wake_histogram(registry: CollectorRegistry) -> Histogram:
-    return Histogram(
-        "wasteland_executor_wake_duration_seconds",
-        "Cold-start duration of a wasteland's workload: from the wake decision until its "
-        "control server answers (or the wake fails).",
-        labelnames=("runtime", "outcome"),
-        buckets=WAKE_BUCKETS,
-        registry=registry,
-    )
-
-
-@dataclass
-class Metrics:
-    """Every metric the executor records."""
-
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    wake_duration: Histogram = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.wake_duration = _wake_histogram(self.registry)
-
-    def observe_wake(self, runtime: str, outcome: WakeOutcome, seconds: float) -> None:
-        """Record one cold start."""
-        self.wake_duration.labels(runtime=runtime, outcome=outcome).observe(seconds)
+WAKES = Counter(
+    "wasteland_wakes_total",
+    "Wakes of a sleeping workload, by outcome: ok (it answers), failed (it did not start),"
+    " refused (at MAX_INSTANCES with no idle workload to put to sleep).",
+    ["outcome"],
+)
+WAKE_SECONDS = Histogram(
+    "wasteland_wake_duration_seconds",
+    "Time from the decision to wake a sleeping workload until it answered, or failed.",
+    ["outcome"],
+    buckets=WAKE_BUCKETS,
+)
+SLEEPS = Counter(
+    "wasteland_sleeps_total",
+    "Workloads put to sleep, by reason: idle (SLEEP_AFTER_SECONDS), instance cap, request.",
+    ["reason"],
+)
+AWAKE = Gauge(
+    "wasteland_workloads_awake",
+    "Workloads recorded as running or starting, as of the last reconcile pass or wake.",
+)
 
 
 @dataclass
-class MetricsServer:
-    """The running ``/metrics`` endpoint."""
+class WakeTimer:
+    """The outcome of one wake; ``ok`` unless the wake says otherwise."""
 
-    server: WSGIServer
-    thread: Thread
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_port)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+    outcome: str = "ok"
 
 
-def serve(metrics: Metrics, host: str, port: int) -> MetricsServer:
-    """Serve ``metrics`` on ``host:port`` (0 = any free port) in a background thread."""
-    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
-    running = MetricsServer(server=server, thread=thread)
-    log.info("executor metrics on http://%s:%d/metrics", host, running.port)
-    return running
+@contextmanager
+def timed_wake() -> Iterator[WakeTimer]:
+    """Count and time one wake. An exception escaping the block counts as ``failed``
+    unless the block set another outcome (``refused``)."""
+    started = time.perf_counter()
+    timer = WakeTimer()
+    try:
+        yield timer
+    except BaseException:
+        if timer.outcome == "ok":
+            timer.outcome = "failed"
+        raise
+    finally:
+        WAKES.labels(timer.outcome).inc()
+        WAKE_SECONDS.labels(timer.outcome).observe(time.perf_counter() - started)

@@ -22,7 +22,7 @@ from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
 
-from . import manifests, metrics, reconcile, store
+from . import manifests, reconcile, store
 from .clients import Peers
 from .deps import ExecutorDeps, Limits
 from .leader import LeaderElector
@@ -76,8 +76,6 @@ class ExecutorSettings(CommonSettings):
     action_retry_budget_seconds: float = Field(
         default=60.0, ge=0, alias="ACTION_RETRY_BUDGET_SECONDS"
     )
-    # Prometheus metrics at http://GRPC_HOST:METRICS_PORT/metrics; unset = not served.
-    metrics_port: int | None = Field(default=None, ge=0, le=65535, alias="METRICS_PORT")
     # Names this replica in the reconcile loop's leader lease.
     replica_id: str = Field(
         default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}",
@@ -183,7 +181,7 @@ def make_runtime(settings: ExecutorSettings, client: AsyncClient | None = None) 
             start_timeout=settings.control_server_start_timeout_seconds,
             stop_grace=settings.control_server_stop_grace_seconds,
             extra_env={
-                "OTEL_TRACES_EXPORTER": settings.otel_traces_exporter,
+                **telemetry.TraceExport.from_settings(settings).environment(),
                 "ACTION_RETRY_BUDGET_SECONDS": str(settings.action_retry_budget_seconds),
             },
         )
@@ -258,11 +256,6 @@ async def build_and_start(
         host=settings.grpc_host,
         port=settings.grpc_port,
     )
-    metrics_server = (
-        metrics.serve(deps.metrics, settings.grpc_host, settings.metrics_port)
-        if settings.metrics_port is not None
-        else None
-    )
     stop_loop = asyncio.Event()
     loop_task = asyncio.create_task(
         reconcile.run_loop(
@@ -306,8 +299,6 @@ async def build_and_start(
                     sessions, reconcile.fail_operations, cut_short, now=deps.clock()
                 )
             await runtime.shutdown()
-        if metrics_server is not None:
-            await asyncio.to_thread(metrics_server.stop)
         await peers.close()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(engine.dispose)
@@ -322,6 +313,8 @@ async def _serve(settings: ExecutorSettings) -> None:
         name="executor",
         host=settings.grpc_host,
         grace=settings.shutdown_grace_seconds,
+        metrics_port=settings.metrics_port,
+        metrics_host=settings.metrics_host,
         on_stop=cleanup,
     )
 
@@ -330,7 +323,7 @@ def main() -> None:
     """Console script ``wl-executor``."""
     settings = ExecutorSettings()
     logs.configure("executor", settings.log_level, settings.log_format)
-    telemetry.configure("executor", settings.otel_traces_exporter)
+    telemetry.configure("executor", settings)
     asyncio.run(_serve(settings))
 
 

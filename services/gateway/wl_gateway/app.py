@@ -30,6 +30,8 @@ from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
 from .bodylimit import BodyLimitMiddleware
 from .clients import GatewayClients
 from .errors import ApiError, code_by_name, install
+from .httpmetrics import HttpMetricsMiddleware
+from .httpmetrics import router as metrics_router
 from .idempotency import IdempotencyMiddleware, IdempotencyStore
 from .ratelimit import Clock, Operation, Policy, RateLimiter
 from .requestid import RequestIdMiddleware
@@ -196,7 +198,12 @@ async def find_member(d: Deps, who: Caller, wasteland_id: str) -> Any | None:
 async def create_wasteland(
     body: schemas.CreateWastelandIn, who: CallerDep, d: DepsDep
 ) -> schemas.Wasteland:
-    """Create a wasteland (provisioned from the template, or joined to ``upstream``)."""
+    """Create a wasteland joined to ``upstream``, or with a new commons provisioned from
+    the template with the creator's DoltHub credential (``dolthub_token`` here, else the
+    one they connected last) in ``dolthub_org`` (default: that credential's org). The
+    creator's credential becomes the wasteland's upstream credential and their rig is
+    registered on the new commons. ``status`` is ``provisioning`` until it is done (the
+    call waits a while for it), then ``active`` or ``failed`` with ``status_reason``."""
     request = registry_pb2.CreateWastelandRequest(
         name=body.name,
         owner=common_pb2.Owner(
@@ -207,9 +214,23 @@ async def create_wasteland(
         visibility=enums.require_number(common_pb2.Visibility, body.visibility),
         upstream=body.upstream or "",
         dolthub_org=body.dolthub_org or "",
+        dolthub_token=body.dolthub_token or "",
     )
     resp = await d.clients.registry.CreateWasteland(
         request, **d.clients.opts(who.token, timeout=d.settings.provision_timeout_seconds)
+    )
+    return schemas.wasteland(resp.wasteland)
+
+
+@router.post("/v1/wastelands/{wasteland_id}/provisioning:retry", response_model=schemas.Wasteland)
+async def retry_provisioning(
+    wasteland_id: WastelandId, who: CallerDep, d: DepsDep
+) -> schemas.Wasteland:
+    """Run the provisioning of a ``failed`` wasteland again (its owners); every step
+    tolerates having been done before."""
+    resp = await d.clients.registry.RetryProvisioning(
+        registry_pb2.RetryProvisioningRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token, timeout=d.settings.provision_timeout_seconds),
     )
     return schemas.wasteland(resp.wasteland)
 
@@ -960,7 +981,8 @@ async def list_towns(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) -> s
 async def disconnect_town(
     wasteland_id: WastelandId, town_id: TownId, who: CallerDep, d: DepsDep
 ) -> None:
-    """Disconnect a town."""
+    """Disconnect a town from the service. Its agent rig stays registered on the commons
+    (removing a rig from DoltHub is the commons maintainers' decision)."""
     await d.clients.registry.DisconnectTown(
         registry_pb2.DisconnectTownRequest(wasteland_id=wasteland_id, town_id=town_id),
         **d.clients.opts(who.token),
@@ -1139,6 +1161,8 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(service_router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install(app, precheck=precheck)
     # Inside CORS and the body limit, outside the exception handlers: a replayed answer
@@ -1159,6 +1183,8 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Added last, so it is the outermost: every response, errors included, has the id.
+    # Outside the handlers and the body limit: every response, errors included, has the id.
     app.add_middleware(RequestIdMiddleware)
+    # Outside even that, so the last-resort 500 is counted too.
+    app.add_middleware(HttpMetricsMiddleware)
     return app
