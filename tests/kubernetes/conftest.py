@@ -87,7 +87,7 @@ def template(namespace: str, **overrides: object) -> manifests.WorkloadTemplate:
     """The workload template the tests use: the stub control server as the command."""
     fields: dict[str, object] = {
         "namespace": namespace,
-        "image": "hosted-wasteland-control-server:test",
+        "image": "hosted-wasteland/control-server:test",
         "image_pull_policy": "Never",
         "command": (sys.executable, str(STUB)),
         "dolthub_api_url": "http://127.0.0.1:9/api/v1alpha1",

@@ -23,7 +23,7 @@ from .procs import VENV_BIN, Proc, started, stop
 
 KUBELET_READY = re.compile(r"kubelet stand-in watching pods")
 # Kubernetes never pulls this: the kubelet stand-in runs the local virtualenv instead.
-DEV_WORKLOAD_IMAGE = "hosted-wasteland-control-server:dev"
+DEV_WORKLOAD_IMAGE = "hosted-wasteland/control-server:dev"
 
 
 @dataclass(frozen=True)

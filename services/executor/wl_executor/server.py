@@ -90,7 +90,7 @@ class ExecutorSettings(CommonSettings):
         default="wasteland-workloads", min_length=1, max_length=63, alias="WORKLOAD_NAMESPACE"
     )
     workload_image: str = Field(
-        default="hosted-wasteland-control-server:0.1.0", min_length=1, alias="WORKLOAD_IMAGE"
+        default="hosted-wasteland/control-server:0.1.0", min_length=1, alias="WORKLOAD_IMAGE"
     )
     workload_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         default="IfNotPresent", alias="WORKLOAD_IMAGE_PULL_POLICY"
