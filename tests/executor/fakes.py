@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -22,7 +23,7 @@ from wasteland.v1 import (
 )
 from wasteland_common import errors
 from wasteland_common.auth import Authenticator
-from wl_executor.runtime import Endpoint
+from wl_executor.runtime import Endpoint, Workload
 
 JWT_SECRET = "user-secret-for-executor-tests-0123456789"
 SERVICE_SECRET = "service-secret-for-executor-tests-0123456789"
@@ -178,12 +179,17 @@ class FakeControl(control_pb2_grpc.ControlServiceServicer):  # type: ignore[misc
 class FakeRuntime:
     """Runtime whose every workload is the one in-process fake control server."""
 
+    name = "fake"
+    outlives_executor = False
+
     def __init__(self, control_port: int) -> None:
         self.port = control_port
         self.alive: dict[str, Endpoint] = {}
         self.starts = 0
         self.fail_start = False
         self.unhealthy: set[str] = set()
+        # When the unhealthy workloads started (re)starting; None: long ago.
+        self.unready_since: datetime | None = None
 
     async def ensure_running(self, wasteland_id: str, upstream: str) -> Endpoint:
         if wasteland_id in self.alive:
@@ -206,6 +212,14 @@ class FakeRuntime:
 
     def running(self) -> list[str]:
         return sorted(self.alive)
+
+    async def observe(self) -> dict[str, Workload]:
+        return {
+            w: Workload(wasteland_id=w, ready=e, unready_since=None)
+            if w not in self.unhealthy
+            else Workload(wasteland_id=w, ready=None, unready_since=self.unready_since)
+            for w, e in self.alive.items()
+        }
 
     async def shutdown(self) -> None:
         self.alive.clear()

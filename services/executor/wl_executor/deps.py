@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common.db import utcnow
 
 from .clients import Peers
-from .runtime import Runtime
+from .runtime import Endpoint, Runtime
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class Limits:
     wait_budget_seconds: float = 20.0
     operation_timeout_seconds: float = 660.0
     wake_wait_seconds: float = 5.0
+    # How long a workload may take to start answering before it counts as failed.
+    start_timeout_seconds: float = 60.0
 
 
 def new_operation_id() -> str:
@@ -49,6 +51,8 @@ class ExecutorDeps:
     # Cap decisions one at a time in this process (SQLite cannot serialise them for us;
     # PostgreSQL also takes an advisory lock, for several replicas).
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Wakes under way in this process, by wasteland: concurrent callers share one.
+    wakes: dict[str, asyncio.Task[Endpoint]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def workload_lock(self, wasteland_id: str) -> asyncio.Lock:
