@@ -285,15 +285,19 @@ class KubeletStandIn:
         os.replace(tmp, self._routes_file)
 
     async def _stop(self, uid: str) -> None:
-        entry = self._running.pop(uid, None)
+        # The entry stays listed until its process is gone, so a watch cancelled in the
+        # middle of this (the stand-in stopping) leaves it for run()'s final sweep.
+        entry = self._running.get(uid)
         if entry is None:
             return
         entry.routes = {}
         self._write_routes()
         if entry.task is not None:
             entry.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await entry.task
+            # asyncio.wait, not ``await entry.task`` under suppress(CancelledError): that
+            # would also swallow a cancellation of the caller (the watch being stopped),
+            # and the watch would then run on forever.
+            await asyncio.wait([entry.task])
         process = entry.process
         if process is not None and process.returncode is None:
             spec = entry.pod.spec
@@ -307,6 +311,8 @@ class KubeletStandIn:
                     process.kill()
                 await process.wait()
             log.info("stopped %s (exit code %s)", _name(entry.pod), process.returncode)
+        if self._running.get(uid) is entry:
+            del self._running[uid]
         self._ips.discard(entry.ip)
         shutil.rmtree(entry.dir, ignore_errors=True)
 
