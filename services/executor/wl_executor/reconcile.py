@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from wasteland_common import errors
 from wasteland_common.db import run_in_session
 
-from . import results, store
+from . import activity, results, store
 from .deps import ExecutorDeps
 from .runtime import Endpoint
 
@@ -217,6 +217,8 @@ async def _wake(deps: ExecutorDeps, wasteland_id: str, upstream: str) -> Endpoin
                 "the wasteland's workload could not start; try again later", retry_after=10
             ) from exc
         await run_in_session(deps.sessions, mark_running, wasteland_id, endpoint, now=deps.clock())
+        if not admission.already_running:
+            await activity.woke(deps.activity, wasteland_id)
         return endpoint
 
 
@@ -234,6 +236,7 @@ async def put_to_sleep(deps: ExecutorDeps, wasteland_id: str, *, reason: str) ->
         slept = await run_in_session(deps.sessions, finish_sleep, wasteland_id, now=deps.clock())
     if slept:
         log.info("the workload of %s went to sleep (%s)", wasteland_id, reason)
+        await activity.slept(deps.activity, wasteland_id, reason)
     return slept
 
 
@@ -246,6 +249,8 @@ async def stop_now(deps: ExecutorDeps, wasteland_id: str) -> None:
         if marked:
             await run_in_session(deps.sessions, finish_sleep, wasteland_id, now=deps.clock())
             log.info("the workload of %s was stopped on request", wasteland_id)
+    if marked:
+        await activity.slept(deps.activity, wasteland_id, "stopped on request", on_request=True)
 
 
 async def _stop_process(

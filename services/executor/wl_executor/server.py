@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 from wasteland.v1 import executor_pb2_grpc
 from wasteland_common import db, grpc_server, logs, telemetry
+from wasteland_common.activity import GrpcActivity
 from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
@@ -120,9 +121,11 @@ async def build_and_start(
         await asyncio.to_thread(store.migrate_schema, engine)
     sessions = db.session_factory(engine)
     runtime = runtime or make_runtime(settings)
+    channels = Channels()
+    identity = ServiceCredentials("executor", settings.service_jwt_secret.get_secret_value())
     peers = Peers(
-        channels=Channels(),
-        credentials=ServiceCredentials("executor", settings.service_jwt_secret.get_secret_value()),
+        channels=channels,
+        credentials=identity,
         registry_addr=settings.registry_addr,
         board_addr=settings.board_addr,
         call_timeout=settings.call_timeout_seconds,
@@ -140,6 +143,8 @@ async def build_and_start(
             wake_wait_seconds=settings.wake_wait_seconds,
         ),
     )
+    recorder = GrpcActivity(channels, settings.board_addr, identity, service="executor")
+    deps.activity = recorder
     if clock is not None:
         deps.clock = clock
     if settings.runtime == "local":
@@ -193,6 +198,7 @@ async def build_and_start(
             await db.run_in_session(sessions, reconcile.recover_after_restart, now=deps.clock())
         else:
             await runtime.shutdown()
+        await recorder.close()
         await peers.close()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(engine.dispose)
