@@ -198,3 +198,23 @@ async def test_an_unknown_kind_is_a_bug_logged_not_raised(
         await env.recorder.record("wl-1", "exploded", detail="?")  # type: ignore[arg-type]
     assert env.fake.calls == []
     assert "invalid exploded activity" in caplog.text
+
+
+async def test_during_an_outage_later_records_do_not_wait_inline(env: Env) -> None:
+    env.fake.failures = 1
+    gate = asyncio.Event()
+
+    async def held(seconds: float) -> None:
+        env.waits.append(seconds)
+        await gate.wait()
+
+    env.recorder._sleep = held  # the first record's retry waits until released
+    await env.recorder.record("wl-1", "claimed", detail="first")
+    await env.recorder.record("wl-1", "done", detail="second")
+    # Only the first record was tried inline; the second went straight to the queue.
+    assert [a.detail for a in env.fake.calls] == ["first"]
+    assert env.recorder.retrying == 2
+    gate.set()
+    await env.fake.wait_calls(3)
+    assert sorted(env.fake.recorded) == sorted({a.event_id for a in env.fake.calls})
+    assert len(env.fake.recorded) == 2

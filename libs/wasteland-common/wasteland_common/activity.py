@@ -6,7 +6,9 @@ committed, through :class:`GrpcActivity`:
 
 - recording never fails the request that caused it: one attempt inline with a short
   deadline, then (when board-sync did not answer) a few retries in the background, and a
-  warning line naming the event when it finally gives up;
+  warning line naming the event when it finally gives up. While earlier records still
+  wait for a retry, later ones go to the background at once, so during an outage no
+  request waits for board-sync more than once;
 - every record carries an ``event_id`` chosen before the first attempt, and board-sync
   records an id once, so a retry whose first attempt did land records nothing twice
   (producers with a natural key, an operation id, derive the id from it);
@@ -261,7 +263,7 @@ class GrpcActivity:
         except ValueError:
             log.exception("not recording an invalid %s activity of %s", kind, wasteland_id)
             return
-        if await self._attempt(activity):
+        if not self._retries and await self._attempt(activity):
             return
         task = asyncio.create_task(self._retry(activity), name=f"activity-{activity.event_id}")
         self._retries.add(task)

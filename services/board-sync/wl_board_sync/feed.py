@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Collection
 from typing import Final
 
 import psycopg
+import psycopg.sql
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common.db import run_in_session
@@ -210,7 +211,11 @@ class LogListener:
             try:
                 conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
                 async with conn:
-                    await conn.execute(sa.text(f"LISTEN {events.NOTIFY_CHANNEL}").text)
+                    await conn.execute(
+                        psycopg.sql.SQL("LISTEN {}").format(
+                            psycopg.sql.Identifier(events.NOTIFY_CHANNEL)
+                        )
+                    )
                     self.listening.set()
                     if failures:
                         log.info("listening for event log notifications again")
