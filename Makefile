@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 MEMBERS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml devtools/*/pyproject.toml)
 PY_DIRS := libs services devtools tests benchmarks
 
-.PHONY: help install run token test lint format typecheck proto proto-check unit pytest bench clean wl
+.PHONY: help install run token test lint format typecheck proto proto-check unit pytest bench images clean wl
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,11 +57,14 @@ proto: install ## regenerate Python code from protos/
 proto-check: install ## fail when the committed generated code differs from protos/
 	scripts/gen_protos.sh --check
 
-pytest: install ## unit, integration and end-to-end tests
-	$(BIN)/pytest
+pytest: install ## unit, integration and end-to-end tests (the image checks run in make images)
+	$(BIN)/pytest -m "not images"
 
 bench: install ## benchmarks (timings live here, not in tests)
 	$(BIN)/python -m benchmarks
+
+images: install ## build every image here (podman, no registry), run and check each, clean up
+	UV_VERSION=$(UV_VERSION) scripts/images.sh
 
 clean: ## remove the virtual environment and local run data
 	rm -rf $(VENV) .tools .run .mypy_cache .pytest_cache .ruff_cache

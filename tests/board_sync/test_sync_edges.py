@@ -203,10 +203,10 @@ async def test_pulls_that_cannot_be_listed_keep_the_overlay(env: Env) -> None:
     result = await env.syncer.sync("wl-1", force=True)
     assert result.changes == ()
     assert shown(env) == {"w-1": ("claimed", "alice")}
-    # Once listable again, a closed pull request drops the overlay.
+    # Once listable again, a closed pull request drops the overlay at the next refresh.
     env.fake.pulls_status = 200
     env.fake.pulls["1"]["state"] = "closed"
-    result = await env.syncer.sync("wl-1", force=False)
+    result = await env.syncer.sync("wl-1", force=True)
     assert [(c.wanted_id, c.status) for c in result.changes] == [("w-1", "open")]
 
 
@@ -292,6 +292,7 @@ async def test_an_outage_logs_sync_failed_once_and_status_changes_as_board_event
             await env.syncer.sync("wl-1", force=True)
     env.fake.down = False
     env.fake.tables["wanted"] = [item("w-1", status="claimed", claimed_by="bob"), item("w-2")]
+    env.fake.head = "h2"
     await env.syncer.sync("wl-1", force=True)
     env.fake.down = True
     with pytest.raises(dolthub.Unavailable):

@@ -168,6 +168,7 @@ async def test_first_sync_fills_the_cache_and_an_unchanged_head_reads_only_the_h
     assert second.changes == ()
     assert env.recorder.table_reads() == []
     assert len(env.recorder.head_reads()) == 1
+    assert len(env.recorder.requests) == 1  # an idle poll is one head read, nothing else
     with env.sessions() as session:
         page = board.browse(
             session, BrowseQuery(env.wasteland_id), now=env.clock(), freshness=Freshness(300)
@@ -242,8 +243,9 @@ async def test_a_claim_in_an_open_pull_request_shows_as_claimed(env: Env) -> Non
         from_branch=branch,
     )
     try:
+        # The refresh after an action (forced): pull requests are read.
         async with env.feed.subscribe(env.wasteland_id) as subscription:
-            result = await env.syncer.sync(env.wasteland_id, force=False)
+            result = await env.syncer.sync(env.wasteland_id, force=True)
             event = await asyncio.wait_for(subscription.next(), TIMEOUT)
         assert not result.tables_read  # the head did not move; only the overlay did
         assert result.changed
@@ -262,7 +264,7 @@ async def test_a_claim_in_an_open_pull_request_shows_as_claimed(env: Env) -> Non
     finally:
         await env.alice.close_pull("hop", "wl-commons", pull_id)
     async with env.feed.subscribe(env.wasteland_id) as subscription:
-        await env.syncer.sync(env.wasteland_id, force=False)
+        await env.syncer.sync(env.wasteland_id, force=True)
         event = await asyncio.wait_for(subscription.next(), TIMEOUT)
     assert event is not None
     assert (event.wanted_id, event.status) == (target, "open")

@@ -18,7 +18,8 @@ from pydantic import SecretStr
 from wasteland.v1 import common_pb2, registry_pb2
 from wasteland_common import db, dolthub
 from wasteland_common.auth import Authenticator
-from wl_registry import crypto, wastelands
+from wasteland_common.dolthub import DoltHubClient
+from wl_registry import crypto, provisioning, wastelands
 from wl_registry.server import MIGRATIONS, start_server
 from wl_registry.servicer import RegistryDeps
 from wl_registry.validation import UpstreamRef
@@ -70,11 +71,13 @@ async def registry(
             user_secret=USER_SECRET, audience="wasteland", service_secret=SERVICE_SECRET
         ),
         keyring=crypto.Keyring({"k1": b"\x07" * 32}, "k1"),
-        provisioning=wastelands.Provisioning(
-            reader=hub,
-            forker=None,
+        joining=wastelands.Joining(reader=hub),
+        provisioning=provisioning.Settings(
+            client=DoltHubClient("http://127.0.0.1:9/api/v1alpha1"),
             template=UpstreamRef("kilo-wastelands", "wl-template"),
+            operator_token=None,
             timeout=5,
+            wait=5,
         ),
         validate_token=validate,
         board=board,
@@ -162,7 +165,9 @@ async def test_private_wastelands_are_not_found_for_strangers(
         ({"upstream": "hop/wl commons"}, "upstream"),
         ({"upstream": "hop/nope"}, "upstream"),
         ({"dolthub_org": "-bad"}, "dolthub_org"),
-        ({"upstream": ""}, "dolthub_org"),
+        # dolthub_org is optional, but a token passed in the call has no known org.
+        ({"upstream": "", "dolthub_token": "token-of-alice-1234"}, "dolthub_org"),
+        ({"dolthub_token": "token-of-alice-1234"}, "dolthub_token"),
     ],
 )
 async def test_create_validation_names_the_field(
@@ -174,7 +179,7 @@ async def test_create_validation_names_the_field(
     assert bad_fields(error) == [field]
 
 
-async def test_template_provisioning_unconfigured(
+async def test_provisioning_without_any_credential_says_connect_first(
     registry: tuple[Registry, RecordingBoard],
 ) -> None:
     client, _ = registry
@@ -182,7 +187,7 @@ async def test_template_provisioning_unconfigured(
         "CreateWasteland", create_request(upstream="", dolthub_org="alice"), ALICE
     )
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "not configured" in (error.details() or "")
+    assert "connect DoltHub first" in (error.details() or "")
 
 
 async def test_identity_rules(registry: tuple[Registry, RecordingBoard]) -> None:

@@ -116,15 +116,33 @@ async def test_an_unknown_upstream_is_invalid_argument(registry: Registry) -> No
     assert bad_fields(error) == ["upstream"]
 
 
-async def test_provision_from_the_template(registry: Registry) -> None:
+async def test_the_operator_token_provisions_for_a_creator_without_a_credential(
+    registry: Registry, sandbox: str
+) -> None:
+    """PROVISIONING_DOLTHUB_TOKEN (alice's here) is an operator option: bob, with no
+    DoltHub credential anywhere, gets a commons in the org he names."""
     created = (
-        await registry.call("CreateWasteland", create(upstream="", dolthub_org="alice"), ALICE)
+        await registry.call("CreateWasteland", create(upstream="", dolthub_org="alice"), BOB)
     ).wasteland
     assert created.status == common_pb2.WASTELAND_STATUS_ACTIVE
-    assert created.upstream == "alice/wl-template"
-    # The fork exists now, so a second provisioning into the same org is refused.
-    again = await registry.fails("CreateWasteland", create(upstream="", dolthub_org="alice"), ALICE)
-    assert again.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert created.upstream == "alice/wl-template"  # the org had no copy: a fork
+    # The operator's token became the upstream credential; bob has no member credential.
+    up = registry_pb2.GetUpstreamCredentialRequest(wasteland_id=created.wasteland_id)
+    assert (await registry.call("GetUpstreamCredential", up, BOB)).credential.connected
+    mine = registry_pb2.GetCredentialRequest(wasteland_id=created.wasteland_id)
+    assert not (await registry.call("GetCredential", mine, BOB)).credential.connected
+    # A second commons in the same org is a new database named after the wasteland.
+    again = (
+        await registry.call("CreateWasteland", create(upstream="", dolthub_org="alice"), BOB)
+    ).wasteland
+    assert again.status == common_pb2.WASTELAND_STATUS_ACTIVE
+    assert again.upstream == "alice/sandbox-commons"
+    async with DoltHubClient(sandbox) as anonymous:
+        meta = await anonymous.read("alice", "sandbox-commons", "SELECT `key`, value FROM _meta")
+    assert {r["key"]: r["value"] for r in meta.rows} == {
+        "schema_version": "1.2",
+        "wasteland_name": "Sandbox commons",
+    }
 
 
 async def test_a_credential_must_be_able_to_write_the_org_it_names(registry: Registry) -> None:

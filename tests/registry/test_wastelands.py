@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
-from wasteland_common import dolthub, errors
+from wasteland_common import errors
 from wasteland_common.auth import Principal
 from wasteland_common.db import run_in_session
 from wl_registry import members, paging, wastelands
 from wl_registry.paging import PageRequest
 from wl_registry.store import CredentialRow, MemberRow, WastelandRow
 from wl_registry.validation import UpstreamRef
-from wl_registry.wastelands import NewWasteland, Provisioning, WastelandChanges
+from wl_registry.wastelands import Joining, NewWasteland, WastelandChanges
 
 from .conftest import Clock, FakeDoltHub, RecordingBoard, RecordingWorkloads, user
 
@@ -32,10 +32,6 @@ def hub() -> FakeDoltHub:
 @pytest.fixture
 def board() -> RecordingBoard:
     return RecordingBoard()
-
-
-def provisioning(hub: FakeDoltHub, *, forker: bool = True) -> Provisioning:
-    return Provisioning(reader=hub, forker=hub if forker else None, template=TEMPLATE, timeout=5)
 
 
 def spec(
@@ -66,11 +62,9 @@ def make(
     new_id: Callable[[], str],
 ) -> Callable[..., object]:
     async def create(principal: Principal = ALICE, **kwargs: object) -> wastelands.WastelandView:
-        forker = bool(kwargs.pop("forker", True))
         return await wastelands.create(
             sessions, principal, spec(**kwargs),  # type: ignore[arg-type]
-            provisioning=provisioning(hub, forker=forker), board=board, now=clock,
-            new_id=new_id,
+            joining=Joining(reader=hub), board=board, now=clock, new_id=new_id,
         )  # fmt: skip
 
     return create
@@ -107,65 +101,6 @@ async def test_create_refuses_a_missing_or_foreign_upstream(
             await make(upstream=name)  # type: ignore[misc]
     with sessions() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(WastelandRow)) == 0
-
-
-async def test_provision_from_the_template(
-    make: Callable[..., object], hub: FakeDoltHub, board: RecordingBoard
-) -> None:
-    created = await make(upstream=None, dolthub_org="alice")  # type: ignore[misc]
-    assert created.status == "active"
-    assert created.upstream == "alice/wl-template"
-    assert hub.forks == [("kilo-wastelands", "wl-template", "alice")]
-    assert board.tracked[created.wasteland_id] == "alice/wl-template"
-
-
-async def test_provisioning_needs_an_org_and_a_configured_token(
-    make: Callable[..., object], hub: FakeDoltHub
-) -> None:
-    with pytest.raises(errors.InvalidArgument) as no_org:
-        await make(upstream=None)  # type: ignore[misc]
-    assert no_org.value.violations[0].field == "dolthub_org"
-    with pytest.raises(errors.FailedPrecondition, match="not configured"):
-        await make(upstream=None, dolthub_org="alice", forker=False)  # type: ignore[misc]
-    hub.databases["bob/wl-template"] = "1.2"
-    with pytest.raises(errors.AlreadyExists):
-        await make(upstream=None, dolthub_org="bob")  # type: ignore[misc]
-    assert hub.forks == []
-
-
-@pytest.mark.parametrize(
-    ("failure", "expected"),
-    [
-        (dolthub.Forbidden("HTTP 403"), errors.FailedPrecondition),
-        (dolthub.Unavailable("HTTP 503"), errors.Unavailable),
-    ],
-)
-async def test_failed_provisioning_leaves_a_failed_wasteland_never_active(
-    make: Callable[..., object],
-    hub: FakeDoltHub,
-    sessions: sessionmaker[Session],
-    board: RecordingBoard,
-    failure: Exception,
-    expected: type[Exception],
-) -> None:
-    hub.fail_fork = failure
-    with pytest.raises(expected):
-        await make(upstream=None, dolthub_org="alice")  # type: ignore[misc]
-    with sessions() as session:
-        [row] = session.scalars(sa.select(WastelandRow)).all()
-    assert row.status == "failed"
-    assert row.status_reason
-    assert board.tracked == {}
-
-
-async def test_a_template_with_the_wrong_schema_fails_provisioning(
-    make: Callable[..., object], hub: FakeDoltHub, sessions: sessionmaker[Session]
-) -> None:
-    hub.databases["kilo-wastelands/wl-template"] = "0.9"
-    with pytest.raises(errors.FailedPrecondition, match="schema"):
-        await make(upstream=None, dolthub_org="alice")  # type: ignore[misc]
-    with sessions() as session:
-        assert session.scalars(sa.select(WastelandRow.status)).all() == ["failed"]
 
 
 async def test_org_wastelands_need_a_non_billing_org_role(make: Callable[..., object]) -> None:

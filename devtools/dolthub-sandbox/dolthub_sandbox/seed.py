@@ -9,8 +9,8 @@ Accounts (user → API token → orgs it may write):
 
 Databases:
 
-* ``hop/wl-commons`` (public): commons schema v1.2 (``commons.sql``), ``_meta`` with
-  ``schema_version`` 1.2 and ``wasteland_name``, three rigs, and seven wanted items
+* ``hop/wl-commons`` (public): commons schema v1.2 (``wasteland_common/commons.sql``),
+  ``_meta`` with ``schema_version`` 1.2 and ``wasteland_name``, three rigs, and seven wanted items
   ``w-demo-001``…``w-demo-007``: five ``open`` (feature/bug/docs/design/rfc at priorities
   0…4), one ``claimed`` and one ``completed`` with its completion and stamp.
 * ``kilo-wastelands/wl-template`` (public): the schema and ``_meta`` only.
@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import closing
 from datetime import datetime
-from importlib import resources
+
+from wasteland_common import commons
 
 from . import dialect, sqlrun
 from .repo import Repo
@@ -98,9 +99,8 @@ COMPLETION = [
 
 
 def commons_ddl() -> list[str]:
-    """The statements of ``commons.sql`` (schema v1.2 plus the schema_version row)."""
-    text = resources.files("dolthub_sandbox").joinpath("commons.sql").read_text("utf-8")
-    return dialect.split_statements(text)
+    """The statements of the commons schema v1.2 plus the schema_version row."""
+    return commons.ddl_statements()
 
 
 def commit_statements(

@@ -23,7 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from . import logs
+from . import logs, metrics
 from .auth import REQUEST_ID_METADATA_KEY
 from .errors import DomainError
 
@@ -169,7 +169,11 @@ async def start(
     port: int,
 ) -> RunningServer:
     """Start a server with health, reflection and the shared interceptor."""
-    server = grpc.aio.server(interceptors=[ServiceInterceptor()], options=SERVER_OPTIONS)
+    # The metrics interceptor is the outer one: it sees the status the inner one set.
+    server = grpc.aio.server(
+        interceptors=[metrics.GrpcMetricsInterceptor(), ServiceInterceptor()],
+        options=SERVER_OPTIONS,
+    )
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -191,8 +195,12 @@ async def serve_forever(
     host: str,
     grace: float,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
-    """Print the address, wait for SIGTERM/SIGINT, then shut down gracefully."""
+    """Serve ``/metrics`` when ``metrics_port`` is set, print the address, wait for
+    SIGTERM/SIGINT, then shut down gracefully."""
+    metrics_server = metrics.maybe_serve(metrics_host, metrics_port, service=name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -205,3 +213,5 @@ async def serve_forever(
     await running.stop(grace)
     if on_stop is not None:
         await on_stop()
+    if metrics_server is not None:
+        metrics_server.close()

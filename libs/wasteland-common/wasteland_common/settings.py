@@ -6,10 +6,21 @@ the embedded one that ``make run`` uses; docs/settings.md lists them all.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OtlpProtocol = Literal["grpc", "http/protobuf"]
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 
 DEV_JWT_SECRET = "dev-secret-change-me"  # noqa: S105 - the documented local default
 DEV_SERVICE_SECRET = "dev-service-secret-change-me-not-for-production"  # noqa: S105 - local default
@@ -34,6 +45,26 @@ class CommonSettings(BaseSettings):
     otel_traces_exporter: Literal["none", "console", "otlp"] = Field(
         default="none", alias="OTEL_TRACES_EXPORTER"
     )
+    # The OTLP collector, by the OpenTelemetry rules: the traces-specific variable wins;
+    # the generic endpoint gets /v1/traces appended for http/protobuf. Unset: the
+    # exporter's default (localhost:4317 for grpc, localhost:4318 for http/protobuf).
+    otel_exporter_otlp_protocol: OtlpProtocol | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    otel_exporter_otlp_traces_protocol: OtlpProtocol | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    )
+    otel_exporter_otlp_endpoint: HttpUrlText | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: HttpUrlText | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    # Prometheus metrics of the gRPC services: a small HTTP listener serving /metrics.
+    # Unset: no listener (the embedded default: many processes share one host); 0: any
+    # free port (logged). The gateway serves /metrics on its HTTP port instead.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, alias="METRICS_PORT")
+    metrics_host: str = Field(default="127.0.0.1", alias="METRICS_HOST")
     grpc_host: str = Field(default="127.0.0.1", alias="GRPC_HOST")
     grpc_port: int = Field(default=0, ge=0, le=65535, alias="GRPC_PORT")
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, alias="SHUTDOWN_GRACE_SECONDS")

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common.db import run_in_session
 
+from . import metrics
 from .store import TrackedWasteland
 from .sync import SyncResult
 
@@ -258,6 +259,7 @@ class Scheduler:
                 return await self.poll_one(entry.wasteland_id)
 
         results = await asyncio.gather(*(poll(entry) for entry in due))
+        await run_in_session(self._sessions, metrics.observe, self._clock())
         return [r for r in results if r is not None]
 
     async def poll_one(self, wasteland_id: str) -> str | None:

@@ -282,6 +282,8 @@ async def _serve(settings: BoardSettings) -> None:
             name=SERVICE_NAME,
             host=settings.grpc_host,
             grace=settings.shutdown_grace_seconds,
+            metrics_port=settings.metrics_port,
+            metrics_host=settings.metrics_host,
             on_stop=app.close,
         )
     finally:
@@ -295,7 +297,7 @@ def main() -> None:
     # Alembic announces its plugins at INFO on every start; its upgrade lines stay.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
-    telemetry.configure(SERVICE_NAME, settings.otel_traces_exporter)
+    telemetry.configure(SERVICE_NAME, settings)
     asyncio.run(_serve(settings))
 
 

@@ -1,10 +1,11 @@
-"""One sync of one wasteland: read the upstream head, the tables when it moved, the
-pending overlay always, and replace the cache in one transaction.
+"""One sync of one wasteland: read the upstream head; the tables and the pending overlay
+when the head moved; the pending overlay when the sync is forced (the refresh after an
+action); and store what was read in one transaction.
 
-The cost of a sync whose head did not move is one head read plus the pull-request list
-(and one branch read per open ``wl/…`` PR): the tables are read only when the head moved
-or the sync is forced. The pending overlay is re-read every time because pull requests
-open and close without moving the upstream head.
+An idle poll (the head did not move) costs one head read and one row update. Pull
+requests open and close without moving the head, so the overlay is re-read by the
+refresh every action through the service triggers; a pull request opened or closed
+outside the service shows at the next head move or refresh.
 
 Every change of an item's shown status is appended to the wasteland's durable event log
 in the same transaction that changes the cache (so no replica's stream can miss it, and
@@ -30,7 +31,7 @@ from wasteland_common.dolthub import DoltHubClient
 from wasteland_common.dolthub.pulls import PullDetails
 from wasteland_common.errors import FailedPrecondition, NotFound
 
-from . import commons, events, pending
+from . import commons, events, metrics, pending
 from .commons import CompletionRow, RigRow, StampRow, WantedRow
 from .events import BoardChange
 from .pending import PendingChange, PendingPost, PendingState, Upstream
@@ -450,6 +451,23 @@ def apply_sync(
     return board_changes, head_moved
 
 
+def mark_synced(
+    session: Session, target: Target, head: str, now: datetime
+) -> tuple[list[BoardChange], bool] | None:
+    """An idle poll: the head did not move and nothing else was read."""
+    tracked = session.get(TrackedWasteland, target.wasteland_id, with_for_update=True)
+    if tracked is None or (tracked.upstream_owner, tracked.upstream_db) != (
+        target.owner,
+        target.db,
+    ):
+        return None
+    tracked.head_commit = head
+    tracked.synced_at = now
+    tracked.last_error = None
+    tracked.last_error_at = None
+    return [], False
+
+
 # ---------------------------------------------------------------------- the sync
 
 
@@ -488,21 +506,27 @@ class Syncer:
         (a missing commons becomes FAILED_PRECONDITION).
         """
         async with self._lock(wasteland_id):
-            return await self._sync(wasteland_id, force=force)
+            with metrics.timed_sync():
+                return await self._sync(wasteland_id, force=force)
 
     async def _sync(self, wasteland_id: str, *, force: bool) -> SyncResult:
         target = await run_in_session(self._sessions, load_target, wasteland_id)
         now = self._clock()
         try:
             head = await self._client.head_commit(target.owner, target.db)
+            moved = head != target.head_commit
             snapshot = None
-            if force or head != target.head_commit:
+            if moved:
                 snapshot = await read_snapshot(self._client, target.owner, target.db, head)
-            changes: list[PendingChange] | None
+            changes: list[PendingChange] | None = None
             try:
-                changes = await pending.read_pending(
-                    self._client, target.owner, target.db, self._pulls
-                )
+                # Pull requests open and close without moving the head, but reading them
+                # costs a request per open one: only after a change of ours (a refresh)
+                # or when the head moved. An idle poll is one head read.
+                if force or moved:
+                    changes = await pending.read_pending(
+                        self._client, target.owner, target.db, self._pulls
+                    )
             except (dolthub.Unavailable, dolthub.RateLimited):
                 raise
             except dolthub.DoltHubError as exc:
@@ -528,9 +552,12 @@ class Syncer:
                     f"the commons {target.owner}/{target.db} is not readable on DoltHub"
                 ) from exc
             raise
-        stored = await run_in_session(
-            self._sessions, apply_sync, target, head, snapshot, changes, now
-        )
+        if snapshot is None and changes is None:
+            stored = await run_in_session(self._sessions, mark_synced, target, head, now)
+        else:
+            stored = await run_in_session(
+                self._sessions, apply_sync, target, head, snapshot, changes, now
+            )
         if stored is None:
             raise NotFound(f"wasteland {wasteland_id} is not tracked")
         board_changes, head_moved = stored

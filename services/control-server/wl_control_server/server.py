@@ -136,6 +136,8 @@ async def _serve(settings: ControlSettings) -> None:
             name=SERVICE,
             host=settings.grpc_host,
             grace=settings.shutdown_grace_seconds,
+            metrics_port=settings.metrics_port,
+            metrics_host=settings.metrics_host,
         )
     finally:
         await cleanup()
@@ -145,7 +147,7 @@ def main() -> None:
     """Console entry point ``wl-control-server``."""
     settings = ControlSettings()
     logs.configure(SERVICE, settings.log_level, settings.log_format)
-    telemetry.configure(SERVICE, settings.otel_traces_exporter)
+    telemetry.configure(SERVICE, settings)
     if settings.wasteland_id:
         logs.wasteland_id_var.set(settings.wasteland_id)
     asyncio.run(_serve(settings))

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from wasteland_common import errors
 from wasteland_common.db import run_in_session
 
-from . import activity, results, store
+from . import activity, metrics, results, store
 from .deps import ExecutorDeps
 from .runtime import Endpoint
 
@@ -189,34 +189,48 @@ async def wake(deps: ExecutorDeps, wasteland_id: str, upstream: str) -> Endpoint
 
 async def _wake(deps: ExecutorDeps, wasteland_id: str, upstream: str) -> Endpoint:
     async with deps.workload_lock(wasteland_id):
-        async with deps.admission_lock:
-            admission = await run_in_session(
-                deps.sessions,
-                admit,
-                wasteland_id,
-                now=deps.clock(),
-                max_instances=deps.limits.max_instances,
-            )
-        for victim in admission.victims:
-            await put_to_sleep(deps, victim, reason="instance cap")
-        if not admission.already_running:
-            log.info("waking the workload of %s", wasteland_id)
         try:
-            endpoint = await deps.runtime.ensure_running(wasteland_id, upstream)
-        except Exception as exc:
-            reason = str(exc) if isinstance(exc, errors.DomainError) else type(exc).__name__
-            if not isinstance(exc, errors.DomainError):
-                log.exception("starting the workload of %s failed", wasteland_id)
-            await run_in_session(deps.sessions, mark_failed, wasteland_id, reason, now=deps.clock())
-            if isinstance(exc, errors.DomainError) and exc.code in (
-                grpc.StatusCode.UNIMPLEMENTED,
-                grpc.StatusCode.INVALID_ARGUMENT,
-            ):
-                raise
-            raise errors.Unavailable(
-                "the wasteland's workload could not start; try again later", retry_after=10
-            ) from exc
-        await run_in_session(deps.sessions, mark_running, wasteland_id, endpoint, now=deps.clock())
+            async with deps.admission_lock:
+                admission = await run_in_session(
+                    deps.sessions,
+                    admit,
+                    wasteland_id,
+                    now=deps.clock(),
+                    max_instances=deps.limits.max_instances,
+                )
+        except errors.ResourceExhausted:
+            metrics.WAKES.labels("refused").inc()
+            raise
+        # Only a real wake (not a call to a workload already running) is measured.
+        measured = (
+            metrics.timed_wake() if not admission.already_running else contextlib.nullcontext()
+        )
+        with measured:
+            for victim in admission.victims:
+                await put_to_sleep(deps, victim, reason="instance cap")
+            if not admission.already_running:
+                log.info("waking the workload of %s", wasteland_id)
+            try:
+                endpoint = await deps.runtime.ensure_running(wasteland_id, upstream)
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, errors.DomainError) else type(exc).__name__
+                if not isinstance(exc, errors.DomainError):
+                    log.exception("starting the workload of %s failed", wasteland_id)
+                await run_in_session(
+                    deps.sessions, mark_failed, wasteland_id, reason, now=deps.clock()
+                )
+                if isinstance(exc, errors.DomainError) and exc.code in (
+                    grpc.StatusCode.UNIMPLEMENTED,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                ):
+                    raise
+                raise errors.Unavailable(
+                    "the wasteland's workload could not start; try again later", retry_after=10
+                ) from exc
+            await run_in_session(
+                deps.sessions, mark_running, wasteland_id, endpoint, now=deps.clock()
+            )
+        # Recorded outside the measured wake: the log is not part of waking.
         if not admission.already_running:
             await activity.woke(deps.activity, wasteland_id)
         return endpoint
@@ -235,6 +249,7 @@ async def put_to_sleep(deps: ExecutorDeps, wasteland_id: str, *, reason: str) ->
         await _stop_process(deps, wasteland_id, current)
         slept = await run_in_session(deps.sessions, finish_sleep, wasteland_id, now=deps.clock())
     if slept:
+        metrics.SLEEPS.labels(reason).inc()
         log.info("the workload of %s went to sleep (%s)", wasteland_id, reason)
         await activity.slept(deps.activity, wasteland_id, reason)
     return slept
@@ -248,6 +263,7 @@ async def stop_now(deps: ExecutorDeps, wasteland_id: str) -> None:
         await _stop_process(deps, wasteland_id, current)
         if marked:
             await run_in_session(deps.sessions, finish_sleep, wasteland_id, now=deps.clock())
+            metrics.SLEEPS.labels("request").inc()
             log.info("the workload of %s was stopped on request", wasteland_id)
     if marked:
         await activity.slept(deps.activity, wasteland_id, "stopped on request", on_request=True)
@@ -355,6 +371,9 @@ async def reconcile_once(deps: ExecutorDeps) -> None:
     for record in await run_in_session(deps.sessions, store.list_runtimes, ("running",)):
         await check_health(deps, record)
     await stop_strays(deps)
+    metrics.AWAKE.set(
+        await run_in_session(deps.sessions, store.count_runtimes, ("running", "starting"))
+    )
 
 
 async def run_loop(deps: ExecutorDeps, *, interval: float, stop: asyncio.Event) -> None:

@@ -98,7 +98,7 @@ def make_runtime(settings: ExecutorSettings) -> Runtime:
             start_timeout=settings.control_server_start_timeout_seconds,
             stop_grace=settings.control_server_stop_grace_seconds,
             extra_env={
-                "OTEL_TRACES_EXPORTER": settings.otel_traces_exporter,
+                **telemetry.TraceExport.from_settings(settings).environment(),
                 "ACTION_RETRY_BUDGET_SECONDS": str(settings.action_retry_budget_seconds),
             },
         )
@@ -213,6 +213,8 @@ async def _serve(settings: ExecutorSettings) -> None:
         name="executor",
         host=settings.grpc_host,
         grace=settings.shutdown_grace_seconds,
+        metrics_port=settings.metrics_port,
+        metrics_host=settings.metrics_host,
         on_stop=cleanup,
     )
 
@@ -221,7 +223,7 @@ def main() -> None:
     """Console script ``wl-executor``."""
     settings = ExecutorSettings()
     logs.configure("executor", settings.log_level, settings.log_format)
-    telemetry.configure("executor", settings.otel_traces_exporter)
+    telemetry.configure("executor", settings)
     asyncio.run(_serve(settings))
 
 

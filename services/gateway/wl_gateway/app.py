@@ -31,6 +31,8 @@ from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
 from .bodylimit import BodyLimitMiddleware
 from .clients import GatewayClients
 from .errors import ApiError, code_by_name, install
+from .httpmetrics import HttpMetricsMiddleware
+from .httpmetrics import router as metrics_router
 from .idempotency import IdempotencyMiddleware, IdempotencyStore
 from .ratelimit import Clock, Operation, Policy, RateLimiter
 from .requestid import RequestIdMiddleware
@@ -197,7 +199,12 @@ async def find_member(d: Deps, who: Caller, wasteland_id: str) -> Any | None:
 async def create_wasteland(
     body: schemas.CreateWastelandIn, who: CallerDep, d: DepsDep
 ) -> schemas.Wasteland:
-    """Create a wasteland (provisioned from the template, or joined to ``upstream``)."""
+    """Create a wasteland joined to ``upstream``, or with a new commons provisioned from
+    the template with the creator's DoltHub credential (``dolthub_token`` here, else the
+    one they connected last) in ``dolthub_org`` (default: that credential's org). The
+    creator's credential becomes the wasteland's upstream credential and their rig is
+    registered on the new commons. ``status`` is ``provisioning`` until it is done (the
+    call waits a while for it), then ``active`` or ``failed`` with ``status_reason``."""
     request = registry_pb2.CreateWastelandRequest(
         name=body.name,
         owner=common_pb2.Owner(
@@ -208,9 +215,23 @@ async def create_wasteland(
         visibility=enums.require_number(common_pb2.Visibility, body.visibility),
         upstream=body.upstream or "",
         dolthub_org=body.dolthub_org or "",
+        dolthub_token=body.dolthub_token or "",
     )
     resp = await d.clients.registry.CreateWasteland(
         request, **d.clients.opts(who.token, timeout=d.settings.provision_timeout_seconds)
+    )
+    return schemas.wasteland(resp.wasteland)
+
+
+@router.post("/v1/wastelands/{wasteland_id}/provisioning:retry", response_model=schemas.Wasteland)
+async def retry_provisioning(
+    wasteland_id: WastelandId, who: CallerDep, d: DepsDep
+) -> schemas.Wasteland:
+    """Run the provisioning of a ``failed`` wasteland again (its owners); every step
+    tolerates having been done before."""
+    resp = await d.clients.registry.RetryProvisioning(
+        registry_pb2.RetryProvisioningRequest(wasteland_id=wasteland_id),
+        **d.clients.opts(who.token, timeout=d.settings.provision_timeout_seconds),
     )
     return schemas.wasteland(resp.wasteland)
 
@@ -1138,7 +1159,10 @@ def policies_of(settings: GatewaySettings) -> dict[str, Policy]:
         "claim": Policy(settings.rate_limit_claim, window),
         "done": Policy(settings.rate_limit_done, window),
         "post": Policy(settings.rate_limit_post, window),
-        "browse": Policy(settings.rate_limit_browse, window),
+        # The hot path: a quarter of the limit is leased at a time (see ratelimit).
+        "browse": Policy(
+            settings.rate_limit_browse, window, lease=max(1, settings.rate_limit_browse // 4)
+        ),
     }
 
 
@@ -1205,6 +1229,8 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(service_router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     install(app, precheck=precheck)
     # Inside CORS and the body limit, outside the exception handlers: a replayed answer
@@ -1225,6 +1251,8 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Added last, so it is the outermost: every response, errors included, has the id.
+    # Outside the handlers and the body limit: every response, errors included, has the id.
     app.add_middleware(RequestIdMiddleware)
+    # Outside even that, so the last-resort 500 is counted too.
+    app.add_middleware(HttpMetricsMiddleware)
     return app

@@ -123,7 +123,16 @@ class CreateWastelandIn(_Body):
     upstream: Annotated[str, Field(max_length=130, pattern=UPSTREAM_PATTERN)] | None = Field(
         default=None, description='"owner/db" of an existing commons; absent: provision'
     )
-    dolthub_org: Handle | None = None
+    dolthub_org: Handle | None = Field(
+        default=None,
+        description="provisioning: the DoltHub org of the new commons (default: the credential's)",
+    )
+    dolthub_token: (
+        Annotated[str, Field(min_length=1, max_length=TOKEN_MAX, pattern=r"^\S+$")] | None
+    ) = Field(
+        default=None,
+        description="provisioning: your DoltHub token (default: the one you connected last)",
+    )
 
 
 class UpdateWastelandIn(_Body):
@@ -236,6 +245,7 @@ class Wasteland(BaseModel):
     my_role: RoleName
     runtime_state: RuntimeStateName
     dolthub_org: str | None = None
+    status_reason: str | None = Field(default=None, description="why provisioning failed")
 
 
 class WastelandList(BaseModel):
@@ -508,6 +518,7 @@ def wasteland(msg: Any) -> Wasteland:
         my_role=_role(msg.my_role) or "viewer",
         runtime_state=runtime_state(msg.runtime_state),
         dolthub_org=_opt(msg.dolthub_org),
+        status_reason=_opt(msg.status_reason),
     )
 
 

@@ -97,7 +97,7 @@ def main() -> None:
     """Console entry point ``wl-gateway``."""
     settings = GatewaySettings()
     logs.configure("gateway", settings.log_level, settings.log_format)
-    telemetry.configure("gateway", settings.otel_traces_exporter)
+    telemetry.configure("gateway", settings)
     # Alembic narrates every plugin it loads at INFO; only problems are worth a line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     print(  # noqa: T201 - the documented local secret is printed so developers can mint JWTs

@@ -35,6 +35,8 @@ class GatewaySettings(CommonSettings):
     # Larger request bodies answer 413 before they are read into memory.
     max_body_bytes: int = Field(default=1_048_576, ge=1024, alias="MAX_BODY_BYTES")
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, alias="READINESS_TIMEOUT_SECONDS")
+    # Prometheus metrics at /metrics on the HTTP port (keep it off the public Ingress).
+    metrics_enabled: bool = Field(default=True, alias="METRICS_ENABLED")
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -17,25 +17,56 @@ from .upstream_credentials import UpstreamCredentialStatus
 from .wastelands import WastelandView
 
 
-async def created(
-    log: ActivityRecorder, principal: Principal, wasteland: WastelandView, *, provisioned: bool
-) -> None:
-    """A wasteland was created: joined to an existing commons, or with a new commons
-    provisioned from the template (then also ``provisioned``, once it is active)."""
-    how = "a new commons" if provisioned else "the commons"
+async def created(log: ActivityRecorder, principal: Principal, wasteland: WastelandView) -> None:
+    """A wasteland joined to an existing commons was created."""
     await log.record(
         wasteland.wasteland_id,
         "created",
         actor=principal.user_id,
-        detail=f"created the wasteland {wasteland.name!r} on {how} {wasteland.upstream}",
+        detail=f"created the wasteland {wasteland.name!r} on the commons {wasteland.upstream}",
     )
-    if provisioned and wasteland.status == "active":
+
+
+async def created_with_new_commons(
+    log: ActivityRecorder, principal: Principal, wasteland: WastelandView, *, creator_org: str
+) -> None:
+    """A wasteland whose commons is being provisioned from the template was created; the
+    credential that provisions it is connected (``creator_org`` empty: the operator's)."""
+    await log.record(
+        wasteland.wasteland_id,
+        "created",
+        actor=principal.user_id,
+        detail=f"created the wasteland {wasteland.name!r} with a new commons {wasteland.upstream}",
+    )
+    detail = (
+        f"connected DoltHub as {creator_org} (rig {wasteland.my_rig_handle}),"
+        " also as the upstream credential"
+        if creator_org
+        else "connected the operator's provisioning credential as the upstream credential"
+    )
+    await log.record(
+        wasteland.wasteland_id, "credential_connected", actor=principal.user_id, detail=detail
+    )
+
+
+async def provisioned(
+    log: ActivityRecorder, user_id: str, wasteland: WastelandView, *, rig_handle: str
+) -> None:
+    """Provisioning finished: the creator's rig is registered on the new commons (when
+    they provisioned with their own credential) and the wasteland is active."""
+    if rig_handle:
         await log.record(
             wasteland.wasteland_id,
-            "provisioned",
-            actor=principal.user_id,
-            detail=f"provisioned the commons {wasteland.upstream} from the template",
+            "rig_registered",
+            actor=user_id,
+            detail=f"registered the rig {rig_handle} on the new commons",
         )
+    await log.record(
+        wasteland.wasteland_id,
+        "provisioned",
+        actor=user_id,
+        detail=f"provisioned the commons {wasteland.upstream} from the template",
+    )
 
 
 async def credential_connected(

@@ -103,6 +103,7 @@ def wasteland(w: WastelandView) -> Any:
         my_role=ROLE[w.my_role] if w.my_role else common_pb2.MEMBER_ROLE_UNSPECIFIED,
         dolthub_org=w.dolthub_org,
         my_rig_handle=w.my_rig_handle,
+        status_reason=w.status_reason,
     )
 
 

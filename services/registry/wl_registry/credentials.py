@@ -20,7 +20,7 @@ from wasteland_common.auth import Principal
 
 from . import crypto, members, ownership, store
 from .crypto import Keyring, SealedSecret
-from .store import CredentialRow
+from .store import CredentialRow, WastelandRow
 from .validation import UpstreamRef, upstream
 from .wastelands import access_to, member_row
 
@@ -211,16 +211,41 @@ def save(
             "rig_handle: already used by another rig in this wasteland",
             [errors.FieldViolation("rig_handle", "already used in this wasteland")],
         )
-    cred = credential_row(session, wasteland_id, principal.user_id)
+    cred = store_row(
+        session,
+        wasteland_id,
+        principal.user_id,
+        dolthub_org=credential.dolthub_org,
+        rig_handle=rig_handle,
+        sealed=sealed,
+        hint=hint,
+        now=now,
+        new_id=new_id,
+    )
+    return replace(status_of(cred), joined=joined)
+
+
+def store_row(
+    session: Session,
+    wasteland_id: str,
+    user_id: str,
+    *,
+    dolthub_org: str,
+    rig_handle: str,
+    sealed: SealedSecret,
+    hint: str,
+    now: datetime,
+    new_id: Callable[[], str],
+) -> CredentialRow:
+    """Write a sealed credential into the user's row (created when missing); the caller
+    has decided the user may have it."""
+    cred = credential_row(session, wasteland_id, user_id)
     if cred is None:
         cred = CredentialRow(
-            credential_id=new_id(),
-            wasteland_id=wasteland_id,
-            user_id=principal.user_id,
-            connected_at=now,
+            credential_id=new_id(), wasteland_id=wasteland_id, user_id=user_id, connected_at=now
         )
         session.add(cred)
-    cred.dolthub_org = credential.dolthub_org
+    cred.dolthub_org = dolthub_org
     cred.rig_handle = rig_handle
     crypto.store_sealed(cred, sealed)
     cred.token_hint = hint
@@ -229,7 +254,34 @@ def save(
     cred.fork_behind = None
     cred.fork_checked_at = None
     session.flush()
-    return replace(status_of(cred), joined=joined)
+    return cred
+
+
+@dataclass(frozen=True)
+class LastCredential:
+    """A user's most recently connected credential, decrypted (for creating a commons)."""
+
+    token: SecretStr
+    dolthub_org: str
+    rig_handle: str
+
+
+def last_connected(session: Session, user_id: str, keyring: Keyring) -> LastCredential | None:
+    """The DoltHub credential ``user_id`` connected last in any wasteland still alive, or
+    None (also when it no longer decrypts)."""
+    rows = session.scalars(
+        sa.select(CredentialRow)
+        .join(WastelandRow, WastelandRow.wasteland_id == CredentialRow.wasteland_id)
+        .where(CredentialRow.user_id == user_id, WastelandRow.status != "deleted")
+        .order_by(CredentialRow.connected_at.desc())
+        .limit(1)
+    ).all()
+    for row in rows:
+        try:
+            return LastCredential(reveal(row, keyring), row.dolthub_org, row.rig_handle)
+        except crypto.DecryptionError:
+            return None
+    return None
 
 
 def _handle_taken(session: Session, wasteland_id: str, rig_handle: str, user_id: str) -> bool:

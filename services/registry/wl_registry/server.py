@@ -18,7 +18,7 @@ from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
 
-from . import crypto, retention, wastelands
+from . import crypto, provisioning, retention, wastelands
 from .board import BoardNotifier, GrpcBoard
 from .credentials import TokenValidator, dolthub_fork_checker, dolthub_validator
 from .servicer import RegistryDeps, RegistryServicer
@@ -43,11 +43,14 @@ class RegistrySettings(CommonSettings):
     wasteland_template: str = Field(
         default="kilo-wastelands/wl-template", alias="WASTELAND_TEMPLATE"
     )
-    # The DoltHub identity that forks the template into an org; unset disables it.
+    # An operator option: provisions a commons in the org a creator names when the
+    # creator has no DoltHub credential of their own; unset disables it.
     provisioning_dolthub_token: SecretStr | None = Field(
         default=None, alias="PROVISIONING_DOLTHUB_TOKEN"
     )
     provision_timeout_seconds: float = Field(default=120.0, gt=0, alias="PROVISION_TIMEOUT_SECONDS")
+    # A create call waits this long for provisioning, then answers "provisioning".
+    provision_wait_seconds: float = Field(default=20.0, ge=0, alias="PROVISION_WAIT_SECONDS")
     board_call_timeout_seconds: float = Field(default=5.0, gt=0, alias="BOARD_CALL_TIMEOUT_SECONDS")
     # A delete waits this long for the executor to stop the wasteland's workload.
     executor_call_timeout_seconds: float = Field(
@@ -120,15 +123,11 @@ async def build_and_start(
     owns_client = dolthub_client is None
     client = dolthub_client or dolthub.DoltHubClient(settings.dolthub_api_url)
     anonymous = client.with_token(None)
-    provisioning_token = (
-        settings.provisioning_dolthub_token.get_secret_value()
-        if settings.provisioning_dolthub_token is not None
-        else ""
-    )
-    forker = None
-    if provisioning_token:
-        logs.register_secret(provisioning_token)
-        forker = client.with_token(provisioning_token)
+    operator_token = settings.provisioning_dolthub_token
+    if operator_token is not None and operator_token.get_secret_value():
+        logs.register_secret(operator_token.get_secret_value())
+    else:
+        operator_token = None
     channels = Channels()
     identity = ServiceCredentials("registry", settings.service_jwt_secret.get_secret_value())
     if board is None:
@@ -150,11 +149,13 @@ async def build_and_start(
             service_secret=settings.service_jwt_secret.get_secret_value(),
         ),
         keyring=keyring,
-        provisioning=wastelands.Provisioning(
-            reader=anonymous,
-            forker=forker,
+        joining=wastelands.Joining(reader=anonymous),
+        provisioning=provisioning.Settings(
+            client=client,
             template=template,
+            operator_token=operator_token,
             timeout=settings.provision_timeout_seconds,
+            wait=settings.provision_wait_seconds,
         ),
         validate_token=validate_token or dolthub_validator(client),
         board=board,
@@ -193,6 +194,8 @@ async def _serve(settings: RegistrySettings) -> None:
             name="registry",
             host=settings.grpc_host,
             grace=settings.shutdown_grace_seconds,
+            metrics_port=settings.metrics_port,
+            metrics_host=settings.metrics_host,
         )
     finally:
         await cleanup()
@@ -202,7 +205,7 @@ def main() -> None:
     """Console entry point ``wl-registry``."""
     settings = RegistrySettings()
     logs.configure("registry", settings.log_level, settings.log_format)
-    telemetry.configure("registry", settings.otel_traces_exporter)
+    telemetry.configure("registry", settings)
     try:
         asyncio.run(_serve(settings))
     except crypto.KeyringError as exc:

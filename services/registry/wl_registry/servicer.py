@@ -24,6 +24,7 @@ from . import (
     credentials,
     members,
     paging,
+    provisioning,
     store,
     towns,
     upstream_credentials,
@@ -52,7 +53,8 @@ class RegistryDeps:
     sessions: sessionmaker[Session]
     authenticator: Authenticator
     keyring: Keyring
-    provisioning: wastelands.Provisioning
+    joining: wastelands.Joining
+    provisioning: provisioning.Settings
     validate_token: TokenValidator
     board: BoardNotifier
     probe_upstream: WriteProbe
@@ -110,18 +112,33 @@ class RegistryServicer:
             upstream=validation.upstream(request.upstream) if request.upstream else None,
             dolthub_org=validation.optional_handle(request.dolthub_org, "dolthub_org"),
         )
-        created = await wastelands.create(
-            self.deps.sessions,
-            principal,
-            spec,
-            provisioning=self.deps.provisioning,
-            board=self.deps.board,
-            now=self.deps.now,
-            new_id=self.deps.new_id,
-        )
-        await activity.created(
-            self.deps.activity, principal, created, provisioned=spec.upstream is None
-        )
+        if spec.upstream is not None:
+            if request.dolthub_token:
+                raise errors.invalid("dolthub_token", "only for provisioning a new commons")
+            created = await wastelands.create(
+                self.deps.sessions,
+                principal,
+                spec,
+                joining=self.deps.joining,
+                board=self.deps.board,
+                now=self.deps.now,
+                new_id=self.deps.new_id,
+            )
+            await activity.created(self.deps.activity, principal, created)
+        else:
+            token = request.dolthub_token
+            created = await provisioning.create(
+                self.deps.sessions,
+                principal,
+                spec,
+                token=SecretStr(validation.dolthub_token(token)) if token else None,
+                settings=self.deps.provisioning,
+                keyring=self.deps.keyring,
+                board=self.deps.board,
+                activity=self.deps.activity,
+                now=self.deps.now,
+                new_id=self.deps.new_id,
+            )
         return registry_pb2.CreateWastelandResponse(wasteland=convert.wasteland(created))
 
     async def GetWasteland(self, request: Any, context: Any) -> Any:
@@ -166,6 +183,21 @@ class RegistryServicer:
             now=self.deps.now,
         )
         return registry_pb2.DeleteWastelandResponse()
+
+    async def RetryProvisioning(self, request: Any, context: Any) -> Any:
+        principal = self._user(context)
+        wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
+        retried = await provisioning.retry(
+            self.deps.sessions,
+            principal,
+            wasteland_id,
+            settings=self.deps.provisioning,
+            keyring=self.deps.keyring,
+            board=self.deps.board,
+            activity=self.deps.activity,
+            now=self.deps.now,
+        )
+        return registry_pb2.RetryProvisioningResponse(wasteland=convert.wasteland(retried))
 
     async def ListActiveWastelands(self, request: Any, context: Any) -> Any:
         self._service(context, *INTERNAL_READERS)

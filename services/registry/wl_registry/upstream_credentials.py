@@ -138,18 +138,41 @@ def save(
 ) -> UpstreamCredentialStatus:
     """Store an already-checked, sealed upstream credential."""
     _managed(session, principal, wasteland_id)
+    row = store_row(
+        session,
+        wasteland_id,
+        sealed=sealed,
+        hint=hint,
+        dolthub_user=dolthub_user,
+        connected_by=principal.user_id,
+        now=now,
+    )
+    return status_of(row)
+
+
+def store_row(
+    session: Session,
+    wasteland_id: str,
+    *,
+    sealed: SealedSecret,
+    hint: str,
+    dolthub_user: str,
+    connected_by: str,
+    now: datetime,
+) -> UpstreamCredentialRow:
+    """Write the sealed upstream credential (replacing one); the caller has decided."""
     row = session.get(UpstreamCredentialRow, wasteland_id, with_for_update=True)
     if row is None:
         row = UpstreamCredentialRow(wasteland_id=wasteland_id)
         session.add(row)
     row.dolthub_user = dolthub_user
-    row.connected_by = principal.user_id
+    row.connected_by = connected_by
     crypto.store_sealed(row, sealed)
     row.token_hint = hint
     row.connected_at = now
     row.updated_at = now
     session.flush()
-    return status_of(row)
+    return row
 
 
 def status(session: Session, principal: Principal, wasteland_id: str) -> UpstreamCredentialStatus:

@@ -3,7 +3,6 @@ update, soft delete, and the purge of deleted wastelands' member data."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -55,6 +54,8 @@ class WastelandView:
     my_role: Role | None
     # The caller's rig handle here ("" when they have none yet).
     my_rig_handle: str = ""
+    # Why provisioning failed ("" unless the status is failed).
+    status_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,24 +88,12 @@ class CommonsReader(Protocol):
     ) -> dolthub.QueryResult: ...
 
 
-class Forker(CommonsReader, Protocol):
-    """A DoltHub identity that may fork the template into an org."""
-
-    async def fork(self, parent_owner: str, parent_db: str, new_owner: str) -> None: ...
-
-
 @dataclass(frozen=True)
-class Provisioning:
-    """How new commons are found or made.
-
-    ``reader`` reads anonymously (joining a public upstream); ``forker`` acts with the
-    provisioning token and is None when template provisioning is not configured.
-    """
+class Joining:
+    """How an existing commons is checked before a wasteland joins it: ``reader`` reads
+    anonymously (a public upstream)."""
 
     reader: CommonsReader
-    forker: Forker | None
-    template: UpstreamRef
-    timeout: float
 
 
 # ---------------------------------------------------------------------------- access
@@ -173,6 +162,7 @@ def view(row: WastelandRow, my_role: Role | None, my_rig_handle: str = "") -> Wa
         updated_at=row.updated_at,
         my_role=my_role,
         my_rig_handle=my_rig_handle,
+        status_reason=row.status_reason if row.status == "failed" else "",
     )
 
 
@@ -184,122 +174,39 @@ async def create(
     principal: Principal,
     spec: NewWasteland,
     *,
-    provisioning: Provisioning,
+    joining: Joining,
     board: BoardNotifier,
     now: Clock,
     new_id: IdFactory,
 ) -> WastelandView:
-    """Create a wasteland joined to ``spec.upstream``, or provision its commons from the
-    template; the creator becomes its owner. Returns it ``active``.
+    """Create a wasteland joined to the existing commons ``spec.upstream``; the creator
+    becomes its owner. Provisioning a new commons is :mod:`.provisioning`'s job.
 
-    A wasteland is never ``active`` before its commons exists and has a v1 schema; a
-    failed provisioning leaves it ``failed`` and raises.
+    The upstream must exist and have a v1 schema.
     """
+    if spec.upstream is None:
+        raise ValueError("joining needs an upstream; provisioning creates one")
     if not ownership.can_create(principal, spec.owner_type, spec.owner_org_id):
         raise errors.PermissionDenied("only the org's owners and members may create its wastelands")
-    if spec.upstream is not None:
-        upstream = spec.upstream
-        if not await provisioning.reader.database_exists(upstream.owner, upstream.database):
-            raise errors.invalid("upstream", "no such DoltHub database")
-        version = await schema_version(provisioning.reader, upstream)
-        if version is None or not _SCHEMA_V1.fullmatch(version):
-            raise errors.invalid(
-                "upstream", f"not a Wasteland commons with schema 1.x (found {version or 'none'})"
-            )
-        created = await store.run(
-            sessions, insert, principal, spec,
-            upstream=str(upstream), status="active", now=now(), new_id=new_id,
-        )  # fmt: skip
-        _log_event("wasteland.created", created)
-        await board.track(created.wasteland_id, created.upstream)
-        return created
-
-    if spec.dolthub_org is None:
-        raise errors.invalid("dolthub_org", "required to provision from the template")
-    forker = provisioning.forker
-    if forker is None:
-        raise errors.FailedPrecondition("template provisioning is not configured")
-    target = UpstreamRef(spec.dolthub_org, provisioning.template.database)
-    if await forker.database_exists(target.owner, target.database):
-        raise errors.AlreadyExists(
-            f"dolthub_org: {target} already exists; create the wasteland with upstream"
-            f" '{target}' to join it",
-            [errors.FieldViolation("dolthub_org", f"{target} already exists")],
+    upstream = spec.upstream
+    if not await joining.reader.database_exists(upstream.owner, upstream.database):
+        raise errors.invalid("upstream", "no such DoltHub database")
+    version = await schema_version(joining.reader, upstream)
+    if version is None or not _SCHEMA_V1.fullmatch(version):
+        raise errors.invalid(
+            "upstream", f"not a Wasteland commons with schema 1.x (found {version or 'none'})"
         )
-    pending = await store.run(
+    created = await store.run(
         sessions, insert, principal, spec,
-        upstream=str(target), status="provisioning", now=now(), new_id=new_id,
+        upstream=str(upstream), status="active", now=now(), new_id=new_id,
     )  # fmt: skip
-    # The provisioning runs in its own task so a caller who hangs up does not leave the
-    # wasteland stuck in "provisioning": it still ends active or failed.
-    task = asyncio.create_task(
-        _provision(sessions, pending, forker, provisioning, target, board=board, now=now)
-    )
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-    return await asyncio.shield(task)
-
-
-_background: set[asyncio.Task[WastelandView]] = set()
-
-
-async def _provision(
-    sessions: sessionmaker[Session],
-    pending: WastelandView,
-    forker: Forker,
-    provisioning: Provisioning,
-    target: UpstreamRef,
-    *,
-    board: BoardNotifier,
-    now: Clock,
-) -> WastelandView:
-    template = provisioning.template
-    try:
-        async with asyncio.timeout(provisioning.timeout):
-            await forker.fork(template.owner, template.database, target.owner)
-            version = await schema_version(forker, target)
-        if version is None or not _SCHEMA_V1.fullmatch(version):
-            raise errors.FailedPrecondition(
-                f"the template {template} has schema {version or 'none'}, not 1.x"
-            )
-    except BaseException as exc:
-        failure = _provisioning_failure(exc, target)
-        reason = failure.message if failure is not None else "provisioning failed"
-        log.warning(
-            "provisioning wasteland %s into %s failed: %s",
-            pending.wasteland_id, target, reason, extra={"event": "wasteland.provisioning_failed"},
-        )  # fmt: skip
-        await store.run(sessions, mark_failed, pending.wasteland_id, reason, now())
-        if failure is None or failure is exc:
-            raise
-        raise failure from exc
-    active = await store.run(sessions, mark_active, pending.wasteland_id, now())
-    if active.status == "active":
-        _log_event("wasteland.created", active)
-        await board.track(active.wasteland_id, active.upstream)
-    return active
+    _log_event("wasteland.created", created)
+    await board.track(created.wasteland_id, created.upstream)
+    return created
 
 
 def _log_event(event: str, w: WastelandView) -> None:
     log.info("wasteland %s %s (%s)", w.wasteland_id, event, w.upstream, extra={"event": event})
-
-
-def _provisioning_failure(exc: BaseException, target: UpstreamRef) -> errors.DomainError | None:
-    """The error a failed provisioning reports (its message is stored as the reason);
-    None for an unexpected failure, which propagates as it is."""
-    if isinstance(exc, errors.DomainError):
-        return exc
-    if isinstance(exc, dolthub.Unauthorized | dolthub.Forbidden):
-        return errors.FailedPrecondition(
-            f"the provisioning DoltHub token may not create databases in {target.owner}"
-        )
-    if isinstance(exc, TimeoutError | dolthub.Unavailable | dolthub.RateLimited):
-        return errors.Unavailable(
-            "DoltHub did not finish creating the commons; try again later", retry_after=30
-        )
-    if isinstance(exc, dolthub.DoltHubError):
-        return errors.FailedPrecondition(f"DoltHub could not create {target}")
-    return None
 
 
 async def schema_version(reader: CommonsReader, ref: UpstreamRef) -> str | None:

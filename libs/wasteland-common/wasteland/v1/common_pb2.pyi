@@ -125,7 +125,7 @@ class Owner(_message.Message):
     def __init__(self, type: _Optional[_Union[OwnerType, str]] = ..., user_id: _Optional[str] = ..., org_id: _Optional[str] = ...) -> None: ...
 
 class Wasteland(_message.Message):
-    __slots__ = ("wasteland_id", "name", "owner", "visibility", "upstream", "status", "created_at", "updated_at", "my_role", "runtime_state", "dolthub_org", "my_rig_handle")
+    __slots__ = ("wasteland_id", "name", "owner", "visibility", "upstream", "status", "created_at", "updated_at", "my_role", "runtime_state", "dolthub_org", "my_rig_handle", "status_reason")
     WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
@@ -138,6 +138,7 @@ class Wasteland(_message.Message):
     RUNTIME_STATE_FIELD_NUMBER: _ClassVar[int]
     DOLTHUB_ORG_FIELD_NUMBER: _ClassVar[int]
     MY_RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
     wasteland_id: str
     name: str
     owner: Owner
@@ -150,7 +151,8 @@ class Wasteland(_message.Message):
     runtime_state: RuntimeState
     dolthub_org: str
     my_rig_handle: str
-    def __init__(self, wasteland_id: _Optional[str] = ..., name: _Optional[str] = ..., owner: _Optional[_Union[Owner, _Mapping]] = ..., visibility: _Optional[_Union[Visibility, str]] = ..., upstream: _Optional[str] = ..., status: _Optional[_Union[WastelandStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., my_role: _Optional[_Union[MemberRole, str]] = ..., runtime_state: _Optional[_Union[RuntimeState, str]] = ..., dolthub_org: _Optional[str] = ..., my_rig_handle: _Optional[str] = ...) -> None: ...
+    status_reason: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., name: _Optional[str] = ..., owner: _Optional[_Union[Owner, _Mapping]] = ..., visibility: _Optional[_Union[Visibility, str]] = ..., upstream: _Optional[str] = ..., status: _Optional[_Union[WastelandStatus, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., my_role: _Optional[_Union[MemberRole, str]] = ..., runtime_state: _Optional[_Union[RuntimeState, str]] = ..., dolthub_org: _Optional[str] = ..., my_rig_handle: _Optional[str] = ..., status_reason: _Optional[str] = ...) -> None: ...
 
 class CredentialStatus(_message.Message):
     __slots__ = ("connected", "dolthub_org", "rig_handle", "token_hint", "connected_at", "fork_behind", "fork_checked_at")

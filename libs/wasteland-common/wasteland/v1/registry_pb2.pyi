@@ -8,18 +8,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateWastelandRequest(_message.Message):
-    __slots__ = ("name", "owner", "visibility", "upstream", "dolthub_org")
+    __slots__ = ("name", "owner", "visibility", "upstream", "dolthub_org", "dolthub_token")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     VISIBILITY_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     DOLTHUB_ORG_FIELD_NUMBER: _ClassVar[int]
+    DOLTHUB_TOKEN_FIELD_NUMBER: _ClassVar[int]
     name: str
     owner: _common_pb2.Owner
     visibility: _common_pb2.Visibility
     upstream: str
     dolthub_org: str
-    def __init__(self, name: _Optional[str] = ..., owner: _Optional[_Union[_common_pb2.Owner, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., upstream: _Optional[str] = ..., dolthub_org: _Optional[str] = ...) -> None: ...
+    dolthub_token: str
+    def __init__(self, name: _Optional[str] = ..., owner: _Optional[_Union[_common_pb2.Owner, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., upstream: _Optional[str] = ..., dolthub_org: _Optional[str] = ..., dolthub_token: _Optional[str] = ...) -> None: ...
 
 class CreateWastelandResponse(_message.Message):
     __slots__ = ("wasteland",)
@@ -82,6 +84,18 @@ class DeleteWastelandRequest(_message.Message):
 class DeleteWastelandResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class RetryProvisioningRequest(_message.Message):
+    __slots__ = ("wasteland_id",)
+    WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    wasteland_id: str
+    def __init__(self, wasteland_id: _Optional[str] = ...) -> None: ...
+
+class RetryProvisioningResponse(_message.Message):
+    __slots__ = ("wasteland",)
+    WASTELAND_FIELD_NUMBER: _ClassVar[int]
+    wasteland: _common_pb2.Wasteland
+    def __init__(self, wasteland: _Optional[_Union[_common_pb2.Wasteland, _Mapping]] = ...) -> None: ...
 
 class PutCredentialRequest(_message.Message):
     __slots__ = ("wasteland_id", "dolthub_token", "dolthub_org", "rig_handle")

@@ -63,6 +63,11 @@ class RegistryServiceStub:
                 request_serializer=wasteland_dot_v1_dot_registry__pb2.DeleteWastelandRequest.SerializeToString,
                 response_deserializer=wasteland_dot_v1_dot_registry__pb2.DeleteWastelandResponse.FromString,
                 _registered_method=True)
+        self.RetryProvisioning = channel.unary_unary(
+                '/wasteland.v1.RegistryService/RetryProvisioning',
+                request_serializer=wasteland_dot_v1_dot_registry__pb2.RetryProvisioningRequest.SerializeToString,
+                response_deserializer=wasteland_dot_v1_dot_registry__pb2.RetryProvisioningResponse.FromString,
+                _registered_method=True)
         self.PutCredential = channel.unary_unary(
                 '/wasteland.v1.RegistryService/PutCredential',
                 request_serializer=wasteland_dot_v1_dot_registry__pb2.PutCredentialRequest.SerializeToString,
@@ -183,6 +188,13 @@ class RegistryServiceServicer:
 
     def DeleteWasteland(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryProvisioning(self, request, context):
+        """Runs the provisioning of a FAILED wasteland again (its owner); idempotent.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -322,6 +334,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DeleteWasteland,
                     request_deserializer=wasteland_dot_v1_dot_registry__pb2.DeleteWastelandRequest.FromString,
                     response_serializer=wasteland_dot_v1_dot_registry__pb2.DeleteWastelandResponse.SerializeToString,
+            ),
+            'RetryProvisioning': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryProvisioning,
+                    request_deserializer=wasteland_dot_v1_dot_registry__pb2.RetryProvisioningRequest.FromString,
+                    response_serializer=wasteland_dot_v1_dot_registry__pb2.RetryProvisioningResponse.SerializeToString,
             ),
             'PutCredential': grpc.unary_unary_rpc_method_handler(
                     servicer.PutCredential,
@@ -548,6 +565,33 @@ class RegistryService:
             '/wasteland.v1.RegistryService/DeleteWasteland',
             wasteland_dot_v1_dot_registry__pb2.DeleteWastelandRequest.SerializeToString,
             wasteland_dot_v1_dot_registry__pb2.DeleteWastelandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryProvisioning(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wasteland.v1.RegistryService/RetryProvisioning',
+            wasteland_dot_v1_dot_registry__pb2.RetryProvisioningRequest.SerializeToString,
+            wasteland_dot_v1_dot_registry__pb2.RetryProvisioningResponse.FromString,
             options,
             channel_credentials,
             insecure,

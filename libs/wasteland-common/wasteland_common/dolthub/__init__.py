@@ -10,6 +10,7 @@ Build SQL only with :func:`bind` (``?`` placeholders), :func:`quote`, :func:`esc
 and :func:`quote_identifier`.
 """
 
+from ._wire import operation_user
 from .client import DEFAULT_BASE_URL, WEB_BASE_URL, DoltHubClient
 from .errors import (
     AlreadyExists,
@@ -44,6 +45,7 @@ __all__ = [
     "WriteResult",
     "bind",
     "escape_like",
+    "operation_user",
     "quote",
     "quote_identifier",
 ]

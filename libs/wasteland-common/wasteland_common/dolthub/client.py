@@ -23,6 +23,7 @@ from urllib.parse import quote as _url_quote
 import httpx
 from pydantic import SecretStr
 
+from .. import metrics
 from . import _wire
 from ._secret import SecretToken
 from .errors import (
@@ -169,7 +170,13 @@ class DoltHubClient:
             segments = (owner, db, ref)
         what = f"read {owner}/{db}@{ref or '<default>'}"
         response = await self._send(
-            "GET", _path(*segments), what, params={"q": sql}, safe=True, anonymous_fallback=True
+            "GET",
+            _path(*segments),
+            what,
+            params={"q": sql},
+            safe=True,
+            anonymous_fallback=True,
+            call="read",
         )
         body = self._body_or_raise(response, what, sql=True)
         if _wire.envelope_status(body) == "error":
@@ -227,7 +234,12 @@ class DoltHubClient:
         """Whether ``owner/db`` exists and is visible to this identity (or anonymously)."""
         what = f"exists {owner}/{db}"
         response = await self._send(
-            "GET", _path(owner, db, "main"), what, safe=True, anonymous_fallback=True
+            "GET",
+            _path(owner, db, "main"),
+            what,
+            safe=True,
+            anonymous_fallback=True,
+            call="database_exists",
         )
         status = response.status_code
         if 200 <= status < 300:
@@ -246,7 +258,12 @@ class DoltHubClient:
             raise Unauthorized("no DoltHub token to validate")
         what = f"validate token on {owner}/{db}"
         response = await self._send(
-            "GET", _path(owner, db, "main"), what, params={"q": "SELECT 1"}, safe=True
+            "GET",
+            _path(owner, db, "main"),
+            what,
+            params={"q": "SELECT 1"},
+            safe=True,
+            call="validate_token",
         )
         status = response.status_code
         if 200 <= status < 300:
@@ -299,6 +316,7 @@ class DoltHubClient:
             params=params,
             json=json_body,
             safe=False,
+            call="write",
         )
         body = self._body_or_raise(response, what, sql=True)
         if _wire.envelope_status(body) == "error":
@@ -324,6 +342,7 @@ class DoltHubClient:
             safe=True,
             policy=_SINGLE_ATTEMPT,
             quiet=True,
+            call="write_status",
         )
         status = response.status_code
         if status >= 400:
@@ -390,7 +409,9 @@ class DoltHubClient:
             "visibility": visibility,
             "description": description,
         }
-        response = await self._send("POST", "database", what, json=payload, safe=False)
+        response = await self._send(
+            "POST", "database", what, json=payload, safe=False, call="create_database"
+        )
         text = response.text
         duplicate = "duplicate" in text.lower() or "already exists" in text.lower()
         if response.status_code >= 400 or _envelope_failed(text):
@@ -413,7 +434,7 @@ class DoltHubClient:
             "parentOwnerName": parent_owner,
             "parentDatabaseName": parent_db,
         }
-        response = await self._send("POST", "fork", what, json=payload, safe=False)
+        response = await self._send("POST", "fork", what, json=payload, safe=False, call="fork")
         text = response.text
         if response.status_code >= 400 or _envelope_failed(text):
             lowered = text.lower()
@@ -454,6 +475,7 @@ class DoltHubClient:
             safe=True,
             policy=_SINGLE_ATTEMPT,
             quiet=True,
+            call="fork_status",
         )
         if response.status_code >= 400 and "already exists" in response.text.lower():
             return True
@@ -490,7 +512,12 @@ class DoltHubClient:
         }
         # Idempotent thanks to the "already exists" rule, so safe to retry.
         response = await self._send(
-            "POST", _path(owner, db, "branches"), what, json=payload, safe=True
+            "POST",
+            _path(owner, db, "branches"),
+            what,
+            json=payload,
+            safe=True,
+            call="create_branch",
         )
         text = response.text
         if response.status_code >= 400 or _envelope_failed(text):
@@ -502,14 +529,21 @@ class DoltHubClient:
         """Every branch name of ``owner/db``."""
         what = f"list branches {owner}/{db}"
         response = await self._send(
-            "GET", _path(owner, db, "branches"), what, safe=True, anonymous_fallback=True
+            "GET",
+            _path(owner, db, "branches"),
+            what,
+            safe=True,
+            anonymous_fallback=True,
+            call="list_branches",
         )
         return _wire.parse_branches(self._body_or_raise(response, what))
 
     async def delete_branch(self, owner: str, db: str, branch: str) -> None:
         """Delete ``branch``; raises NotFound when it (or the database) does not exist."""
         what = f"delete branch {owner}/{db}:{branch}"
-        response = await self._send("DELETE", _path(owner, db, "branches", branch), what, safe=True)
+        response = await self._send(
+            "DELETE", _path(owner, db, "branches", branch), what, safe=True, call="delete_branch"
+        )
         if response.status_code in (404, 405) and _wire.json_object(response.text) is None:
             # No REST delete route on this server: use Dolt's procedure through a write.
             await self.write(owner, db, "main", "main", bind("CALL DOLT_BRANCH('-D', ?)", branch))
@@ -547,7 +581,7 @@ class DoltHubClient:
             "toBranchName": to_branch,
         }
         response = await self._send(
-            "POST", _path(owner, db, "pulls"), what, json=payload, safe=False
+            "POST", _path(owner, db, "pulls"), what, json=payload, safe=False, call="create_pull"
         )
         body = self._body_or_raise(response, what)
         pull_id = _wire.pull_id_of(body)
@@ -571,7 +605,12 @@ class DoltHubClient:
         """One pull request of ``owner/db`` in detail."""
         what = f"get pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "GET", _path(owner, db, "pulls", pull_id), what, safe=True, anonymous_fallback=True
+            "GET",
+            _path(owner, db, "pulls", pull_id),
+            what,
+            safe=True,
+            anonymous_fallback=True,
+            call="get_pull",
         )
         body = self._body_or_raise(response, what)
         return _wire.parse_pull(body, owner=owner, db=db, pull_id=pull_id)
@@ -591,6 +630,7 @@ class DoltHubClient:
                 params=params,
                 safe=True,
                 anonymous_fallback=True,
+                call="list_pulls",
             )
             page, token = _wire.parse_pull_page(self._body_or_raise(response, what))
             pulls.extend(page)
@@ -605,7 +645,12 @@ class DoltHubClient:
         """Close a pull request without merging it."""
         what = f"close pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "PATCH", _path(owner, db, "pulls", pull_id), what, json={"state": "closed"}, safe=True
+            "PATCH",
+            _path(owner, db, "pulls", pull_id),
+            what,
+            json={"state": "closed"},
+            safe=True,
+            call="close_pull",
         )
         self._body_or_raise(response, what)
 
@@ -618,6 +663,7 @@ class DoltHubClient:
             what,
             json={"comment": comment},
             safe=False,
+            call="comment_pull",
         )
         self._body_or_raise(response, what)
 
@@ -629,7 +675,7 @@ class DoltHubClient:
         """
         what = f"merge pull {owner}/{db}#{pull_id}"
         response = await self._send(
-            "POST", _path(owner, db, "pulls", pull_id, "merge"), what, safe=False
+            "POST", _path(owner, db, "pulls", pull_id, "merge"), what, safe=False, call="merge_pull"
         )
         if response.status_code >= 400 or _envelope_failed(response.text):
             error = self._error(response.status_code, response.text, what)
@@ -671,6 +717,7 @@ class DoltHubClient:
             safe=True,
             policy=_SINGLE_ATTEMPT,
             quiet=True,
+            call="merge_status",
         )
         body = self._body_or_raise(response, what)
         job_status = _wire.text_field(body, "job_status").strip().lower()
@@ -697,12 +744,55 @@ class DoltHubClient:
         path: str,
         what: str,
         *,
+        call: str = "other",
         params: dict[str, str] | None = None,
         json: Any = None,
         safe: bool,
         anonymous_fallback: bool = False,
         policy: RetryPolicy | None = None,
         quiet: bool = False,
+    ) -> httpx.Response:
+        """Send one logical request (see :meth:`_send_with_retries`) and count it in the
+        DoltHub metrics under ``call`` (a fixed name per client method; give every new
+        method its own) with its outcome and duration, retries included. Every DoltHub
+        request goes through here."""
+        started = self._clock()
+        status: int | None = None
+        try:
+            response = await self._send_with_retries(
+                method,
+                path,
+                what,
+                call=call,
+                params=params,
+                json=json,
+                safe=safe,
+                anonymous_fallback=anonymous_fallback,
+                policy=policy,
+                quiet=quiet,
+            )
+        except DoltHubError as exc:
+            status = exc.status
+            raise
+        else:
+            status = response.status_code
+            return response
+        finally:
+            metrics.record_dolthub_call(call, status, self._clock() - started)
+
+    async def _send_with_retries(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        call: str,
+        params: dict[str, str] | None,
+        json: Any,
+        safe: bool,
+        anonymous_fallback: bool,
+        policy: RetryPolicy | None,
+        quiet: bool,
     ) -> httpx.Response:
         """Send one logical request, retrying where that cannot repeat an effect.
 
@@ -738,6 +828,7 @@ class DoltHubClient:
                 delay = self._delay(policy, attempt, None, start, slept) if retryable else None
                 if delay is not None:
                     self._log_retry(method, path, reason, attempt, policy, delay)
+                    metrics.DOLTHUB_RETRIES.labels(call).inc()
                     await self._sleep(delay)
                     slept += delay
                     continue
@@ -763,6 +854,7 @@ class DoltHubClient:
                 delay = self._delay(policy, attempt, retry_after, start, slept)
                 if delay is not None:
                     self._log_retry(method, path, f"HTTP {status}", attempt, policy, delay)
+                    metrics.DOLTHUB_RETRIES.labels(call).inc()
                     await self._sleep(delay)
                     slept += delay
                     continue
