@@ -22,7 +22,7 @@ from wasteland.v1 import board_pb2, board_pb2_grpc
 from wasteland_common.auth import mint_user_token
 from wasteland_common.dolthub import DoltHubClient, RetryPolicy
 from wasteland_common.grpc_client import ServiceCredentials
-from wl_board_sync.events import BoardChange
+from wl_board_sync.events import BoardChange, append_board_changes
 from wl_board_sync.pending import PendingChange
 from wl_board_sync.server import BoardApp, BoardSettings, build_app, start_app
 from wl_board_sync.store import TrackedWasteland
@@ -302,13 +302,16 @@ async def test_watch_board_streams_changes_of_one_wasteland(running: Running) ->
         board_pb2.WatchBoardRequest(wasteland_id="wl-1"), metadata=meta("gateway"), timeout=TIMEOUT
     )
     await call.initial_metadata()  # the subscription exists from here on
-    running.app.events.publish(
-        [
-            BoardChange("wl-2", "w-9", "claimed", T0),
-            BoardChange("wl-1", "w-1", "claimed", T0),
-            BoardChange("wl-1", "w-3", "in_review", T0),
-        ]
-    )
+    with running.app.sessions.begin() as session:
+        append_board_changes(
+            session,
+            [
+                BoardChange("wl-2", "w-9", "claimed", T0),
+                BoardChange("wl-1", "w-1", "claimed", T0),
+                BoardChange("wl-1", "w-3", "in_review", T0),
+            ],
+        )
+    running.app.feed.wake()
     first = await asyncio.wait_for(call.read(), TIMEOUT)
     second = await asyncio.wait_for(call.read(), TIMEOUT)
     assert [(e.wasteland_id, e.wanted_id, e.status) for e in (first, second)] == [

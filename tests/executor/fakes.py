@@ -13,6 +13,8 @@ from typing import Any
 
 import grpc
 from wasteland.v1 import (
+    activity_pb2,
+    activity_pb2_grpc,
     board_pb2,
     board_pb2_grpc,
     common_pb2,
@@ -107,6 +109,25 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
 class BoardState:
     refreshed: list[str] = field(default_factory=list)
     fail: bool = False
+    # Activities recorded through ActivityService, in arrival order.
+    activities: list[Any] = field(default_factory=list)
+
+
+class FakeActivity(activity_pb2_grpc.ActivityServiceServicer):  # type: ignore[misc]
+    """board-sync's activity log: keeps each event id once."""
+
+    def __init__(self, state: BoardState) -> None:
+        self.state = state
+        self.auth = authenticator()
+
+    async def RecordActivity(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self.auth.identify(context.invocation_metadata()).require_service("executor")
+        known = {a.event_id for a in self.state.activities}
+        if request.activity.event_id not in known:
+            self.state.activities.append(request.activity)
+        return activity_pb2.RecordActivityResponse(
+            activity=request.activity, recorded=request.activity.event_id not in known
+        )
 
 
 class FakeBoard(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
@@ -132,6 +153,8 @@ class ControlState:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     taken: set[str] = field(default_factory=set)
     raise_code: dict[str, errors.DomainError] = field(default_factory=dict)
+    # The upstream pull request a successful action reports (empty: none).
+    pull_request_url: str = ""
 
 
 class FakeControl(control_pb2_grpc.ControlServiceServicer):  # type: ignore[misc]
@@ -167,6 +190,7 @@ class FakeControl(control_pb2_grpc.ControlServiceServicer):  # type: ignore[misc
                 wanted_id=request.wanted_id,
                 branch=f"wl/{rig}/{request.wanted_id}",
                 rig_handle=rig if request.kind == common_pb2.OPERATION_KIND_JOIN else "",
+                pull_request_url=self.state.pull_request_url,
             )
         return control_pb2.RunOperationResponse(result=result)
 

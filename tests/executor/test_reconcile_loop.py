@@ -15,6 +15,8 @@ from wl_executor.clients import Peers
 from wl_executor.deps import ExecutorDeps, Limits
 from wl_executor.runtime import Endpoint
 
+from tests.support.activity import CollectingActivity
+
 from .conftest import FakeClock
 from .fakes import FakeRuntime
 from .test_decisions import op
@@ -36,6 +38,7 @@ async def deps(sessions: sessionmaker[Session], clock: FakeClock) -> AsyncIterat
         peers=peers,
         limits=Limits(sleep_after_seconds=1800, max_instances=2),
         clock=clock,
+        activity=CollectingActivity(service="executor"),
     )
     yield built
     await peers.close()
@@ -64,6 +67,13 @@ async def test_idle_workloads_go_to_sleep(
     assert runtime_of(deps).running() == ["recent"]
     assert state(tx, "idle") == "sleeping"
     assert state(tx, "recent") == "running"
+    assert isinstance(deps.activity, CollectingActivity)
+    assert [(r.wasteland_id, r.kind, r.actor) for r in deps.activity.records] == [
+        ("idle", "woke", "service:executor"),
+        ("recent", "woke", "service:executor"),
+        ("idle", "slept", "service:executor"),
+    ]
+    assert deps.activity.records[-1].detail == "the workload went to sleep (idle)"
 
 
 async def test_wake_at_the_cap_puts_the_least_recently_used_to_sleep(

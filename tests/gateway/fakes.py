@@ -16,6 +16,8 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from wasteland.v1 import (
+    activity_pb2,
+    activity_pb2_grpc,
     board_pb2,
     board_pb2_grpc,
     common_pb2,
@@ -527,6 +529,41 @@ class FakeBoard(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
             yield event
 
 
+# ======================================================================= activity log
+class FakeActivityLog(activity_pb2_grpc.ActivityServiceServicer):  # type: ignore[misc]
+    """board-sync's ActivityService: ``entries`` oldest first; WatchEvents streams
+    ``stream`` after sending its headers, then ends."""
+
+    def __init__(self) -> None:
+        self.common = Common()
+        self.entries: list[Any] = []
+        self.stream: list[Any] = []
+        self.watches: list[Any] = []
+
+    async def ListActivity(self, request: Any, context: Any) -> Any:
+        await self.common.enter("ListActivity", context, user=False)
+        found = [
+            e
+            for e in reversed(self.entries)
+            if e.wasteland_id == request.wasteland_id
+            and (not request.kind or e.kind == request.kind)
+        ]
+        start = int(request.page_token or 0)
+        size = request.page_size or 50
+        more = start + size < len(found)
+        return activity_pb2.ListActivityResponse(
+            events=found[start : start + size],
+            next_page_token=str(start + size) if more else "",
+        )
+
+    async def WatchEvents(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        await self.common.enter("WatchEvents", context, user=False)
+        self.watches.append(request)
+        await context.send_initial_metadata(())
+        for event in self.stream:
+            yield event
+
+
 # ============================================================================ executor
 class FakeExecutor(executor_pb2_grpc.ExecutorServiceServicer):  # type: ignore[misc]
     """Runs actions against the fake registry's state.
@@ -683,6 +720,7 @@ class Backends:
     board: FakeBoard
     executor: FakeExecutor
     servers: dict[str, grpc_server.RunningServer]
+    activity: FakeActivityLog
 
     def addr(self, name: str) -> str:
         return f"127.0.0.1:{self.servers[name].port}"
@@ -696,6 +734,12 @@ async def start_backends() -> Backends:
     registry = FakeRegistry()
     board = FakeBoard(registry)
     executor = FakeExecutor(registry)
+    activity = FakeActivityLog()
+
+    def board_services(server: grpc.aio.Server) -> None:
+        board_pb2_grpc.add_BoardServiceServicer_to_server(board, server)
+        activity_pb2_grpc.add_ActivityServiceServicer_to_server(activity, server)
+
     servers = {
         "registry": await grpc_server.start(
             register=lambda s: registry_pb2_grpc.add_RegistryServiceServicer_to_server(registry, s),
@@ -704,8 +748,8 @@ async def start_backends() -> Backends:
             port=0,
         ),
         "board": await grpc_server.start(
-            register=lambda s: board_pb2_grpc.add_BoardServiceServicer_to_server(board, s),
-            service_names=["wasteland.v1.BoardService"],
+            register=board_services,
+            service_names=["wasteland.v1.BoardService", "wasteland.v1.ActivityService"],
             host="127.0.0.1",
             port=0,
         ),
@@ -716,4 +760,4 @@ async def start_backends() -> Backends:
             port=0,
         ),
     }
-    return Backends(registry, board, executor, servers)
+    return Backends(registry, board, executor, servers, activity)

@@ -54,6 +54,11 @@ class StackConfig:
     service_secret: str = DEV_SERVICE_SECRET
     # Registry database; default SQLite under data_dir.
     registry_database_url: str | None = None
+    # board-sync's database; default SQLite under data_dir. Replicas (board_replica)
+    # share it, so a PostgreSQL one lets them run side by side.
+    board_database_url: str | None = None
+    # Extra environment of the registry only (e.g. another board-sync's BOARD_ADDR).
+    registry_env: dict[str, str] = field(default_factory=dict)
     poll_interval_seconds: int = 300
     sleep_after_seconds: int = 1800
     log_format: str = "text"
@@ -184,6 +189,46 @@ def _start_executor(cfg: StackConfig, wl: WlChoice) -> contextlib.AbstractContex
     )
 
 
+def _board_env(cfg: StackConfig, port: int) -> dict[str, str]:
+    return {
+        **_common_env(cfg),
+        "GRPC_PORT": str(port),
+        "DATABASE_URL": cfg.board_database_url or cfg.sqlite("board-sync"),
+        "POLL_INTERVAL_SECONDS": str(cfg.poll_interval_seconds),
+    }
+
+
+def _gateway_env(cfg: StackConfig, http_port: int, name: str) -> dict[str, str]:
+    return {
+        **_common_env(cfg),
+        "WASTELAND_HTTP_PORT": str(http_port),
+        "HTTP_HOST": "127.0.0.1",
+        "DATABASE_URL": cfg.sqlite(name),
+    }
+
+
+def board_replica(
+    cfg: StackConfig, name: str, port: int
+) -> contextlib.AbstractContextManager[Proc]:
+    """One more board-sync process of ``cfg``'s stack on ``port``, sharing its database
+    (give the stack a PostgreSQL ``board_database_url``)."""
+    return started(
+        name,
+        [str(VENV_BIN / "wl-board-sync")],
+        env=_board_env(cfg, port),
+        log_path=cfg.log(name),
+    )
+
+
+def gateway_replica(
+    cfg: StackConfig, name: str, http_port: int, board_port: int
+) -> contextlib.AbstractContextManager[Proc]:
+    """One more gateway of ``cfg``'s stack on ``http_port`` that reads from the
+    board-sync on ``board_port`` (e.g. a :func:`board_replica`)."""
+    env = {**_gateway_env(cfg, http_port, name), "BOARD_ADDR": f"127.0.0.1:{board_port}"}
+    return started(name, [str(VENV_BIN / "wl-gateway")], env=env, log_path=cfg.log(name))
+
+
 @contextlib.contextmanager
 def running_stack(cfg: StackConfig) -> Iterator[Stack]:
     """Start every process in dependency order; stop them all (reverse order) on exit."""
@@ -219,12 +264,7 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
             start(
                 "board-sync",
                 [str(bin_ / "wl-board-sync")],
-                env={
-                    **common,
-                    "GRPC_PORT": str(cfg.board_port),
-                    "DATABASE_URL": cfg.sqlite("board-sync"),
-                    "POLL_INTERVAL_SECONDS": str(cfg.poll_interval_seconds),
-                },
+                env=_board_env(cfg, cfg.board_port),
             )
         )
         registry = stack.enter_context(
@@ -235,6 +275,7 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
                     **common,
                     "GRPC_PORT": str(cfg.registry_port),
                     "DATABASE_URL": cfg.registry_database_url or cfg.sqlite("registry"),
+                    **cfg.registry_env,
                 },
             )
         )
@@ -273,12 +314,7 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
             start(
                 "gateway",
                 [str(bin_ / "wl-gateway")],
-                env={
-                    **common,
-                    "WASTELAND_HTTP_PORT": str(cfg.http_port),
-                    "HTTP_HOST": "127.0.0.1",
-                    "DATABASE_URL": cfg.sqlite("gateway"),
-                },
+                env=_gateway_env(cfg, cfg.http_port, "gateway"),
             )
         )
         yield Stack(cfg, sandbox, registry, board, executor, gateway, wl, kubelet, stack)

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import timestamp_pb2
-from wasteland.v1 import board_pb2, common_pb2
+from wasteland.v1 import activity_pb2, board_pb2, common_pb2
+from wasteland_common.activity import kind_number
 
-from .events import BoardChange
+from .events import BoardChange, LoggedEvent
 from .store import CachedCompletion, CachedRig, CachedStamp, CachedWanted
 
 
@@ -103,3 +104,35 @@ def board_event(change: BoardChange) -> Any:
     )
     _set_time(message, "observed_at", change.observed_at)
     return message
+
+
+def activity(event: LoggedEvent) -> Any:
+    """An activity row as the API's ``Activity``."""
+    message = activity_pb2.Activity(
+        event_id=event.event_id,
+        wasteland_id=event.wasteland_id,
+        kind=kind_number(event.kind or "") or activity_pb2.ACTIVITY_KIND_UNSPECIFIED,
+        actor=event.actor,
+        wanted_id=event.wanted_id or "",
+        pull_id=event.pull_id or "",
+        detail=event.detail,
+        request_id=event.request_id,
+    )
+    _set_time(message, "at", event.at)
+    return message
+
+
+def logged_board_event(event: LoggedEvent) -> Any:
+    """A board row of the log as a ``BoardEvent``."""
+    message = board_pb2.BoardEvent(
+        wasteland_id=event.wasteland_id, wanted_id=event.wanted_id or "", status=event.status or ""
+    )
+    _set_time(message, "observed_at", event.at)
+    return message
+
+
+def wasteland_event(event: LoggedEvent) -> Any:
+    """A row of the log as one ``WastelandEvent`` of a stream."""
+    if event.category == "board":
+        return activity_pb2.WastelandEvent(cursor=event.cursor, board=logged_board_event(event))
+    return activity_pb2.WastelandEvent(cursor=event.cursor, activity=activity(event))

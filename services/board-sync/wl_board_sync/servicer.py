@@ -17,7 +17,7 @@ from wasteland_common.errors import invalid
 
 from . import board, messages, tracking
 from .board import Freshness
-from .events import EventHub
+from .feed import EventFeed
 from .schedule import Scheduler
 
 # The gateway checked the user's access before calling; these services may read.
@@ -42,7 +42,7 @@ class BoardDeps:
     sessions: sessionmaker[Session]
     auth: Authenticator
     scheduler: Scheduler
-    events: EventHub
+    feed: EventFeed
     clock: Callable[[], datetime]
     freshness: Freshness
 
@@ -179,7 +179,7 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
         self._caller(context, READERS)
         wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
         await run_in_session(self._deps.sessions, tracking.require_wasteland, wasteland_id)
-        with self._deps.events.subscribe(wasteland_id) as subscription:
+        async with self._deps.feed.subscribe(wasteland_id, categories={"board"}) as subscription:
             # Headers go out once the subscription exists: a client that has them sees
             # every later change.
             await context.send_initial_metadata(())
@@ -187,4 +187,4 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
                 change = await subscription.next()
                 if change is None:
                     return
-                yield messages.board_event(change)
+                yield messages.logged_board_event(change)

@@ -1,4 +1,5 @@
-"""board-sync's tables: the tracked wastelands with their schedule, and the cached board.
+"""board-sync's tables: the tracked wastelands with their schedule, the cached board, and
+each wasteland's durable event log.
 
 The cache holds, per wasteland, the commons tables the board shows (wanted, completions,
 stamps, rigs) as last read from DoltHub, plus the pending overlay of each wanted item (the
@@ -14,11 +15,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from wasteland_common.activity import KINDS
 from wasteland_common.db import UTCDateTime
 
 from .commons import STATUSES
 
 _STATUS_LIST = ", ".join(f"'{s}'" for s in STATUSES)
+_KIND_LIST = ", ".join(f"'{k}'" for k in KINDS)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -206,6 +209,49 @@ class CachedRig(Base):
     trust_level: Mapped[int] = mapped_column(sa.Integer)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     dolthub_org: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class WastelandEvent(Base):
+    """One entry of a wasteland's event log: a board change (an item's shown status
+    changed) or an activity (design/api.md ``Activity``).
+
+    ``seq`` is the log's order: every writer takes the log lock before it inserts (see
+    ``events.append``), so rows commit in ``seq`` order and a reader that has seen
+    ``seq`` n has seen everything before it. SQLite's AUTOINCREMENT keeps a ``seq`` from
+    ever being reused after old rows are purged. No foreign key to ``board_wastelands``:
+    a wasteland has activity before board-sync tracks it, and keeps it after.
+    """
+
+    __tablename__ = "wasteland_events"
+
+    seq: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    # The producer's key: an id is recorded once.
+    event_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    wasteland_id: Mapped[str] = mapped_column(sa.String(128))
+    category: Mapped[str] = mapped_column(sa.String(16))
+    # The activity kind (activity rows) / the item's new shown status (board rows).
+    kind: Mapped[str | None] = mapped_column(sa.String(32))
+    status: Mapped[str | None] = mapped_column(sa.String(32))
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    wanted_id: Mapped[str | None] = mapped_column(sa.String(128))
+    pull_id: Mapped[str | None] = mapped_column(sa.String(128))
+    detail: Mapped[str] = mapped_column(sa.Text)
+    request_id: Mapped[str] = mapped_column(sa.String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        sa.CheckConstraint("category IN ('board', 'activity')", name="category_known"),
+        sa.CheckConstraint(
+            f"(category = 'activity' AND kind IN ({_KIND_LIST}) AND status IS NULL)"
+            f" OR (category = 'board' AND kind IS NULL AND status IN ({_STATUS_LIST}))",
+            name="kind_or_status",
+        ),
+        sa.Index("ix_wasteland_events_tail", "wasteland_id", "seq"),
+        sa.Index("ix_wasteland_events_age", "category", "at"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 CACHE_TABLES: tuple[type[Base], ...] = (

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
+from wasteland_common.activity import ActivityRecorder, NoActivity
 from wasteland_common.db import utcnow
 
 from .clients import Peers
@@ -42,6 +43,8 @@ class ExecutorDeps:
     runtime: Runtime
     peers: Peers
     limits: Limits = field(default_factory=Limits)
+    # Where the wastelands' activity logs are written (board-sync's ActivityService).
+    activity: ActivityRecorder = field(default_factory=NoActivity)
     clock: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = new_operation_id
     # Operations running in this process, by id (a repeat may wait for one).

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from wasteland_common import errors
 from wasteland_common.db import run_in_session
 
-from . import metrics, results, store
+from . import activity, metrics, results, store
 from .deps import ExecutorDeps
 from .runtime import Endpoint, Workload
 
@@ -320,6 +320,8 @@ async def _wake(deps: ExecutorDeps, wasteland_id: str, upstream: str) -> Endpoin
                 seconds,
                 extra={"event": WOKE_EVENT, "duration_ms": round(seconds * 1000, 1)},
             )
+            # Recorded outside the measured wake: the log is not part of waking.
+            await activity.woke(deps.activity, wasteland_id)
         return endpoint
 
 
@@ -338,6 +340,7 @@ async def put_to_sleep(deps: ExecutorDeps, wasteland_id: str, *, reason: str) ->
     if slept:
         metrics.SLEEPS.labels(reason).inc()
         log.info("the workload of %s went to sleep (%s)", wasteland_id, reason)
+        await activity.slept(deps.activity, wasteland_id, reason)
     return slept
 
 
@@ -351,6 +354,8 @@ async def stop_now(deps: ExecutorDeps, wasteland_id: str) -> None:
             await run_in_session(deps.sessions, finish_sleep, wasteland_id, now=deps.clock())
             metrics.SLEEPS.labels("request").inc()
             log.info("the workload of %s was stopped on request", wasteland_id)
+    if marked:
+        await activity.slept(deps.activity, wasteland_id, "stopped on request", on_request=True)
 
 
 async def _stop_process(

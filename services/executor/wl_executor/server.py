@@ -18,6 +18,7 @@ from lightkube import AsyncClient
 from pydantic import Field
 from wasteland.v1 import executor_pb2_grpc
 from wasteland_common import db, grpc_server, logs, telemetry
+from wasteland_common.activity import GrpcActivity
 from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
@@ -211,9 +212,11 @@ async def build_and_start(
         runtime = make_runtime(settings, client)
         if client is not None:
             leader = LeaderElector(client, settings.workload_namespace, settings.replica_id)
+    channels = Channels()
+    identity = ServiceCredentials("executor", settings.service_jwt_secret.get_secret_value())
     peers = Peers(
-        channels=Channels(),
-        credentials=ServiceCredentials("executor", settings.service_jwt_secret.get_secret_value()),
+        channels=channels,
+        credentials=identity,
         registry_addr=settings.registry_addr,
         board_addr=settings.board_addr,
         call_timeout=settings.call_timeout_seconds,
@@ -232,6 +235,8 @@ async def build_and_start(
             start_timeout_seconds=settings.control_server_start_timeout_seconds,
         ),
     )
+    recorder = GrpcActivity(channels, settings.board_addr, identity, service="executor")
+    deps.activity = recorder
     if clock is not None:
         deps.clock = clock
     if not runtime.outlives_executor:
@@ -301,6 +306,7 @@ async def build_and_start(
                     sessions, reconcile.fail_operations, cut_short, now=deps.clock()
                 )
             await runtime.shutdown()
+        await recorder.close()
         await peers.close()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(engine.dispose)

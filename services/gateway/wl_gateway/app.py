@@ -21,8 +21,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2
 from sse_starlette import EventSourceResponse
-from wasteland.v1 import board_pb2, common_pb2, executor_pb2, registry_pb2
+from wasteland.v1 import activity_pb2, board_pb2, common_pb2, executor_pb2, registry_pb2
 from wasteland_common import enums
+from wasteland_common.activity import ActivityKindName, kind_number
 
 from . import schemas
 from .admins import read_only_admins
@@ -636,36 +637,100 @@ async def list_completions(
     response_class=Response,
     responses={
         200: {
-            "description": 'Server-Sent Events: `event: board`, data `{"wanted_id", "status"}`',
-            "content": {"text/event-stream": {"schema": schemas.BoardEvent.model_json_schema()}},
+            "description": (
+                "Server-Sent Events from the wasteland's durable event log: `event: board`"
+                ' with data `{"wanted_id", "status", "observed_at"}` per change of an'
+                " item's shown status, and `event: activity` with an `Activity` per"
+                " activity record. Each event has an `id`; a client that reconnects with"
+                " `Last-Event-ID` receives every event after it (board changes are kept"
+                " BOARD_EVENT_RETENTION_HOURS). Every gateway and board-sync replica"
+                " delivers every event."
+            ),
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "oneOf": [
+                            schemas.BoardEvent.model_json_schema(),
+                            schemas.Activity.model_json_schema(),
+                        ]
+                    }
+                }
+            },
         }
     },
 )
-async def events(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) -> Response:
-    """Stream one ``board`` event per change of a wanted item's status."""
+async def events(
+    wasteland_id: WastelandId,
+    who: CallerDep,
+    d: DepsDep,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            pattern=r"^[0-9]{1,18}$",
+            description="Resume after this event (browsers send it when they reconnect)",
+        ),
+    ] = None,
+) -> Response:
+    """Stream the wasteland's board changes and activity as they happen."""
     await visible_wasteland(d, who, wasteland_id)
-    call = d.clients.board.WatchBoard(
-        board_pb2.WatchBoardRequest(wasteland_id=wasteland_id),
+    call = d.clients.activity.WatchEvents(
+        activity_pb2.WatchEventsRequest(wasteland_id=wasteland_id, after=last_event_id or ""),
         metadata=d.clients.metadata(who.token),
         timeout=d.settings.events_max_seconds,
     )
-    # A board-sync that cannot be reached answers 503 now, not a 200 that ends at once.
+    # board-sync sends its headers once the subscription exists, so a client that has
+    # this response's headers sees every later event. A refusal (or an unreachable
+    # board-sync) ends the call instead: wait_for_connection raises it, so it answers
+    # with its error status now, not a 200 that ends at once.
+    await call.initial_metadata()
     await call.wait_for_connection()
-    return EventSourceResponse(
-        _board_events(call), ping=d.settings.events_ping_seconds, send_timeout=30
-    )
+    return EventSourceResponse(_events(call), ping=d.settings.events_ping_seconds, send_timeout=30)
 
 
-async def _board_events(call: Any) -> AsyncIterator[dict[str, str]]:
+async def _events(call: Any) -> AsyncIterator[dict[str, str]]:
     try:
         async for event in call:
-            yield {"event": "board", "data": schemas.board_event(event).model_dump_json()}
+            which = event.WhichOneof("event")
+            if which == "board":
+                data = schemas.board_event(event.board).model_dump_json()
+            elif which == "activity" and (entry := schemas.activity(event.activity)):
+                data = entry.model_dump_json()
+            else:
+                continue
+            yield {"event": which, "id": event.cursor, "data": data}
     except grpc.aio.AioRpcError as exc:
         # The stream ended (deadline, board-sync restart); the client reconnects.
         if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-            log.warning("board event stream ended: %s", exc.code().name)
+            log.warning("event stream ended: %s", exc.code().name)
     finally:
         call.cancel()
+
+
+@router.get("/v1/wastelands/{wasteland_id}/activity", response_model=schemas.ActivityList)
+async def list_activity(
+    wasteland_id: WastelandId,
+    who: CallerDep,
+    d: DepsDep,
+    kind: ActivityKindName | None = None,
+    page_size: PageSize = schemas.PAGE_SIZE_DEFAULT,
+    page_token: PageToken = "",
+) -> schemas.ActivityList:
+    """The wasteland's activity log, newest first (members and readers)."""
+    await visible_wasteland(d, who, wasteland_id)
+    resp = await d.clients.activity.ListActivity(
+        activity_pb2.ListActivityRequest(
+            wasteland_id=wasteland_id,
+            kind=kind_number(kind) if kind else activity_pb2.ACTIVITY_KIND_UNSPECIFIED,
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        **d.clients.opts(who.token),
+    )
+    return schemas.ActivityList(
+        events=[e for e in map(schemas.activity, resp.events) if e is not None],
+        next_page_token=resp.next_page_token,
+    )
 
 
 # =========================================================================== actions

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from wasteland.v1 import common_pb2
 from wasteland_common import enums
+from wasteland_common.activity import ActivityKindName, kind_word
 
 # ---------------------------------------------------------------------------- limits
 NAME_MAX = 100
@@ -428,6 +429,27 @@ class BoardEvent(BaseModel):
     observed_at: datetime | None = None
 
 
+class Activity(BaseModel):
+    """One entry of a wasteland's activity log; also the ``data`` of an ``activity``
+    server-sent event."""
+
+    event_id: str
+    kind: ActivityKindName
+    actor: str = Field(description='the Kilo user id, or "service:<name>" for a service')
+    wanted_id: str | None
+    pull_id: str | None
+    detail: str
+    request_id: str = Field(
+        description="X-Request-Id of the request that caused it; empty when none did"
+    )
+    at: datetime
+
+
+class ActivityList(BaseModel):
+    events: list[Activity]
+    next_page_token: str
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 
@@ -668,4 +690,23 @@ def board_event(msg: Any) -> BoardEvent:
     """The data of a ``board`` event."""
     return BoardEvent(
         wanted_id=msg.wanted_id, status=msg.status, observed_at=timestamp(msg.observed_at)
+    )
+
+
+def activity(msg: Any) -> Activity | None:
+    """An ``Activity`` response; None for a kind this gateway does not know (a newer
+    board-sync), which is left out rather than shown wrongly."""
+    kind = kind_word(msg.kind)
+    at = timestamp(msg.at)
+    if kind is None or at is None:
+        return None
+    return Activity(
+        event_id=msg.event_id,
+        kind=kind,
+        actor=msg.actor,
+        wanted_id=_opt(msg.wanted_id),
+        pull_id=_opt(msg.pull_id),
+        detail=msg.detail,
+        request_id=msg.request_id,
+        at=at,
     )
