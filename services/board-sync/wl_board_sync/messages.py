@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from google.protobuf import timestamp_pb2
 from wasteland.v1 import board_pb2, common_pb2
+from wasteland_common import enums
 
 from .events import BoardChange
+from .inbox import PullView
 from .store import CachedCompletion, CachedRig, CachedStamp, CachedWanted
 
 
@@ -102,4 +105,36 @@ def board_event(change: BoardChange) -> Any:
         wasteland_id=change.wasteland_id, wanted_id=change.wanted_id, status=change.status
     )
     _set_time(message, "observed_at", change.observed_at)
+    return message
+
+
+def pull(view: PullView) -> Any:
+    """One pull request of the review inbox (with its changes when the view has them)."""
+    message = board_pb2.Pull(
+        pull_id=view.pull_id,
+        title=view.title,
+        state=enums.require_number(board_pb2.PullState, view.state),
+        kind=enums.require_number(board_pb2.PullKind, view.kind),
+        wanted_id=view.wanted_id or "",
+        author_rig=view.author_rig or "",
+        from_branch=view.from_branch,
+        url=view.url,
+        warnings=[board_pb2.PullWarning(code=w.code, message=w.message) for w in view.warnings],
+        from_owner=view.from_owner,
+        author=view.author,
+        stamp_subjects=list(view.stamp_subjects),
+        changes=[
+            board_pb2.PullChange(
+                table=c.table,
+                key=c.key,
+                kind=c.kind,
+                before_json=json.dumps(c.before, ensure_ascii=False) if c.kind != "added" else "",
+                after_json=json.dumps(c.after, ensure_ascii=False) if c.kind != "removed" else "",
+            )
+            for c in view.changes or ()
+        ],
+    )
+    if view.mergeable is not None:
+        message.mergeable = view.mergeable
+    _set_time(message, "created_at", view.created_at)
     return message

@@ -31,6 +31,7 @@ from wasteland_common.settings import CommonSettings
 
 from .board import Freshness
 from .events import EventHub
+from .inbox import Inbox
 from .schedule import ScheduleConfig, Scheduler
 from .servicer import BoardDeps, BoardServicer
 from .sync import Syncer
@@ -197,6 +198,7 @@ async def build_app(
         events=events,
         clock=clock,
         freshness=Freshness(settings.poll_interval_seconds, settings.stale_after_seconds),
+        inbox=Inbox(sessions, client, clock=clock, details=syncer.pulls),
     )
     return BoardApp(
         settings=settings,
