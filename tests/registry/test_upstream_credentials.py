@@ -253,7 +253,7 @@ async def test_pull_decisions_are_for_maintainers_who_have_a_way_to_write(
         for who in (BOB, user("dave"), ROOT):
             with (
                 sessions.begin() as session,
-                pytest.raises(errors.PermissionDenied, match="maintainers and owners|admins"),
+                pytest.raises(errors.PermissionDenied, match=r"maintainers and owners|admins"),
             ):
                 actions.authorize(session, who, wid, kind, keyring)  # type: ignore[arg-type]
         # A maintainer with neither a credential nor an upstream credential: the fix named.

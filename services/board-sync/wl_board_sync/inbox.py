@@ -31,10 +31,10 @@ import base64
 import binascii
 import json
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Final, Literal, cast
+from typing import Final, Literal, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,6 +51,7 @@ from .store import CachedRig, PullReview
 from .sync import Target, load_target
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PullState = Literal["open", "closed", "merged"]
 PULL_STATES: Final[tuple[PullState, ...]] = ("open", "closed", "merged")
@@ -433,10 +434,9 @@ class Inbox:
         this id."""
         target = await run_in_session(self._sessions, load_target, wasteland_id)
         try:
-            pull = await self._upstream(
-                self._client.get_pull(target.owner, target.db, pull_id), target
-            )
-        except NotFound:
+            pull = await self._client.get_pull(target.owner, target.db, pull_id)
+        except dolthub.NotFound:
+            # The pull request, or the whole commons (then the inbox has nothing either).
             raise NotFound(f"pull request {pull_id} not found") from None
         stored = await run_in_session(self._sessions, load_reviews, wasteland_id, [pull_id])
         known = stored.get(pull_id) or Known.of_pull(pull, target.owner, target.db)
@@ -446,14 +446,12 @@ class Inbox:
 
     # ------------------------------------------------------------------ reads
 
-    async def _upstream(self, call: Any, target: Target) -> Any:
-        """Await a read of the upstream itself: a missing commons is FAILED_PRECONDITION,
-        a missing pull request NOT_FOUND; other DoltHub errors pass on."""
+    async def _upstream(self, call: Awaitable[T], target: Target) -> T:
+        """Await a read of the upstream itself: a missing commons is FAILED_PRECONDITION;
+        other DoltHub errors pass on (the interceptor maps them)."""
         try:
             return await call
         except dolthub.NotFound as exc:
-            if "pull" in str(exc).lower():
-                raise NotFound("pull request not found") from None
             raise FailedPrecondition(
                 f"the commons {target.owner}/{target.db} is not readable on DoltHub"
             ) from exc
