@@ -383,14 +383,41 @@ def test_the_subjects_of_a_stamp_and_who_may_merge_it() -> None:
     assert review.stamps_own_work(subjects, "bob", {})
     assert not review.stamps_own_work(subjects, "alice", {})
     assert not review.stamps_own_work(subjects, None, {})
-    # bob's town is bob's work too.
-    assert review.stamps_own_work(["bob-town"], "bob", {"bob-town": "bob"})
+    # bob's town is bob's work too, and so is any rig of bob's DoltHub org.
+    town = {"bob-town": review.Subject(parent_rig="bob", dolthub_org="bob")}
+    assert review.stamps_own_work(["bob-town"], "bob", town)
+    assert review.stamps_own_work(["bob-town"], None, town, org="bob")
+    assert not review.stamps_own_work(["bob-town"], "alice", town, org="alice")
     assert review.stamp_subjects(step_diff("claim")) == []
 
 
-@given(st.lists(st.sampled_from(["a", "b", "c"]), max_size=3), st.sampled_from(["a", "b", "z"]))
-def test_nobody_merges_a_stamp_of_their_own_work(subjects: list[str], rig: str) -> None:
-    assert review.stamps_own_work(subjects, rig, {}) == (rig in subjects)
+@given(
+    st.lists(st.sampled_from(["a", "b", "c"]), max_size=3),
+    st.sampled_from(["a", "b", "z"]),
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c"]),
+        st.builds(
+            review.Subject,
+            parent_rig=st.sampled_from([None, "a", "z"]),
+            dolthub_org=st.sampled_from([None, "org-a", "org-z"]),
+        ),
+    ),
+    st.sampled_from([None, "org-a", "org-z"]),
+)
+def test_nobody_merges_a_stamp_of_their_own_work(
+    subjects: list[str], rig: str, known: dict[str, review.Subject], org: str | None
+) -> None:
+    own = review.stamps_own_work(subjects, rig, known, org=org)
+    mine = {
+        s
+        for s in subjects
+        if s == rig
+        or known.get(s, review.Subject()).parent_rig == rig
+        or (org is not None and known.get(s, review.Subject()).dolthub_org == org)
+    }
+    assert own == bool(mine)
+    # Stamping only other people's work is never refused.
+    assert not review.stamps_own_work([s for s in subjects if s not in mine], rig, known, org=org)
 
 
 def test_branch_names() -> None:

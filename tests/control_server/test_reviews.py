@@ -214,8 +214,10 @@ async def test_nobody_merges_a_stamp_of_their_own_work(control: Control, api: st
     assert refused.error_code == "PERMISSION_DENIED"
     assert "your own work" in refused.error
     assert await state(api, own) == "open"
-    # Another maintainer may merge it.
-    merged = await decide(control, K.OPERATION_KIND_MERGE_PULL, own, rig="carol")
+    # Another maintainer may merge it (bob, who wrote the stamp).
+    merged = await decide(
+        control, K.OPERATION_KIND_MERGE_PULL, own, token=BOB_TOKEN, org="bob", rig="bob"
+    )
     assert merged.status == K.OPERATION_STATUS_SUCCEEDED, merged.error
     assert await upstream_status(api, wanted_id) == ("completed", "alice")
 
@@ -229,6 +231,10 @@ async def test_nobody_merges_a_stamp_of_their_own_work(control: Control, api: st
     towns = await propose(api, f"wl/bob/{town_item}", *accept(town_item, "alice-town"))
     refused = await decide(control, K.OPERATION_KIND_MERGE_PULL, towns)
     assert refused.error_code == "PERMISSION_DENIED"
+    # Known only by her DoltHub org (the service recorded no rig of hers), alice's town
+    # is still hers.
+    by_org = await decide(control, K.OPERATION_KIND_MERGE_PULL, towns, org="alice", rig="")
+    assert by_org.error_code == "PERMISSION_DENIED"
 
 
 async def test_warnings_need_a_confirmation_and_conflicts_are_refused(

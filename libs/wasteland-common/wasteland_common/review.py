@@ -352,21 +352,43 @@ def stamp_subjects(changes: Iterable[RowChange]) -> list[str]:
     )
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What the upstream's ``rigs`` table says about a stamp's subject."""
+
+    parent_rig: str | None = None
+    dolthub_org: str | None = None
+
+
 def stamps_own_work(
-    subjects: Collection[str], rig: str | None, parents: Mapping[str, str | None]
+    subjects: Collection[str],
+    rig: str | None,
+    known: Mapping[str, Subject],
+    *,
+    org: str | None = None,
 ) -> bool:
-    """Whether merging stamps ``rig``'s own work: a stamp whose subject is ``rig`` or an
-    agent rig (a town) whose parent is ``rig`` (``parents``: subject → its parent rig)."""
-    if not rig:
-        return False
-    return any(s == rig or parents.get(s) == rig for s in subjects)
+    """Whether merging stamps the work of the maintainer whose rig is ``rig`` and whose
+    DoltHub org is ``org`` (either may be unknown): a stamp whose subject is ``rig``, an
+    agent rig (a town) whose parent is ``rig``, or a rig registered with the maintainer's
+    own DoltHub org (their fork, so their rig or one of their towns, even one the service
+    never recorded). ``known``: subject → its ``rigs`` row."""
+    for subject in subjects:
+        found = known.get(subject, Subject())
+        if rig and rig in (subject, found.parent_rig):
+            return True
+        if org and found.dolthub_org == org:
+            return True
+    return False
 
 
-async def read_parents(
+async def read_subjects(
     client: DoltHubClient, owner: str, db: str, handles: Collection[str], *, ref: str = "main"
-) -> dict[str, str | None]:
-    """The ``parent_rig`` of each registered rig in ``handles`` (one read)."""
+) -> dict[str, Subject]:
+    """The registered rigs among ``handles`` (one read)."""
     if not handles:
         return {}
     rows = await read_rows(client, owner, db, "rigs", handles, ref=ref)
-    return {handle: row.get("parent_rig") for handle, row in rows.items()}
+    return {
+        handle: Subject(parent_rig=row.get("parent_rig"), dolthub_org=row.get("dolthub_org"))
+        for handle, row in rows.items()
+    }

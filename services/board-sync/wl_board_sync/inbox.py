@@ -497,9 +497,14 @@ class Inbox:
             if not e.stored or records[e.known.pull_id] != e.known
         ]
         if changed:
-            await run_in_session(
-                self._sessions, save_reviews, target.wasteland_id, changed, self._clock()
-            )
+            try:
+                await run_in_session(
+                    self._sessions, save_reviews, target.wasteland_id, changed, self._clock()
+                )
+            except sa.exc.IntegrityError:
+                # Another replica stored the same pull requests first: what it read is as
+                # good as ours, and the answer does not depend on storing it.
+                log.info("pull-request reviews of %s stored concurrently", target.wasteland_id)
         return [self._view(target, e, records[e.known.pull_id], with_changes) for e in entries]
 
     async def _read_changes(self, target: Target, pulls: Sequence[Known]) -> dict[str, Known]:

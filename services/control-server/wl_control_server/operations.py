@@ -831,6 +831,7 @@ async def merge_pull(
         op.commons,
         op.args.pull_id,
         rig=op.rig.handle,
+        org=op.rig.org,
         own=client if op.rig.token else None,
         upstream=_upstream_client(deps, op),
         confirm=op.args.confirm,

@@ -8,8 +8,9 @@ since the inbox was listed), with the same rules the inbox shows
 (``wasteland_common.review``):
 
 * nobody merges a pull request that stamps their own work (the commons' ``author <>
-  subject`` rule): a stamp whose subject is the maintainer's rig, or one of their towns,
-  is PERMISSION_DENIED, decided before any precondition;
+  subject`` rule): a stamp whose subject is the maintainer's rig, one of their towns, or
+  any rig registered with their DoltHub org is PERMISSION_DENIED, decided before any
+  precondition;
 * a pull request whose changes cannot be read is not merged blind (FAILED_PRECONDITION);
 * one that carries warnings (a ``done`` that is not the claimer's) is merged only when the
   maintainer confirms (``confirm``), else FAILED_PRECONDITION naming them;
@@ -102,14 +103,20 @@ def classify(
 
 
 async def stamps_own_work(
-    reader: DoltHubClient, commons: Commons, changes: Sequence[RowChange], rig: str
+    reader: DoltHubClient,
+    commons: Commons,
+    changes: Sequence[RowChange],
+    *,
+    rig: str,
+    org: str,
 ) -> bool:
-    """Whether ``changes`` stamp ``rig``'s work (or its towns')."""
+    """Whether ``changes`` stamp the work of the maintainer with this rig and DoltHub org
+    (their rig, their towns, any rig of their org)."""
     subjects = review.stamp_subjects(changes)
-    if not subjects or not rig:
+    if not subjects or not (rig or org):
         return False
-    parents = await review.read_parents(reader, commons.owner, commons.db, subjects)
-    return review.stamps_own_work(subjects, rig, parents)
+    known = await review.read_subjects(reader, commons.owner, commons.db, subjects)
+    return review.stamps_own_work(subjects, rig or None, known, org=org or None)
 
 
 async def merge(
@@ -117,12 +124,14 @@ async def merge(
     pull_id: str,
     *,
     rig: str,
+    org: str,
     own: DoltHubClient | None,
     upstream: DoltHubClient | None,
     confirm: bool,
 ) -> review.Classification | Refusal:
     """Merge ``pull_id`` into the upstream's ``main`` for the maintainer whose rig is
-    ``rig`` (empty when they have none); returns what it was, or why not."""
+    ``rig`` and whose DoltHub org is ``org`` (empty when unknown); returns what it was, or
+    why not."""
     tries = deciders(own, upstream)
     if not tries:
         return _no_writer(commons, upstream)
@@ -132,7 +141,7 @@ async def merge(
         return Refusal("NOT_FOUND", f"pull request {pull_id} not found")
     branch_head, changes = await read_changes(reader, commons, pull)
     found = classify(commons, pull, changes)
-    if changes is not None and await stamps_own_work(reader, commons, changes, rig):
+    if changes is not None and await stamps_own_work(reader, commons, changes, rig=rig, org=org):
         return Refusal("PERMISSION_DENIED", OWN_WORK)
     if pull.state == "merged":
         return found
