@@ -49,6 +49,8 @@ class RegistryState:
     registered: set[tuple[str, str]] = field(default_factory=set)
     recorded_rigs: list[tuple[str, str, str]] = field(default_factory=list)
     authorize_calls: int = 0
+    # wasteland_id -> its upstream credential's token
+    upstream_tokens: dict[str, str] = field(default_factory=dict)
 
 
 class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[misc]
@@ -82,6 +84,10 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
         self.state.authorize_calls += 1
         wasteland = self._wasteland(request.wasteland_id, user.user_id)
         credential = self.state.credentials.get((request.wasteland_id, user.user_id))
+        upstream_token = self.state.upstream_tokens.get(request.wasteland_id, "")
+        pull_kinds = (common_pb2.OPERATION_KIND_MERGE_PULL, common_pb2.OPERATION_KIND_CLOSE_PULL)
+        if credential is None and request.kind in pull_kinds and upstream_token:
+            credential = ("", "", "")
         if credential is None:
             raise errors.FailedPrecondition("connect DoltHub first")
         token, org, rig = credential
@@ -93,6 +99,7 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
             dolthub_org=org,
             dolthub_token=token,
             rig_registered=(request.wasteland_id, user.user_id) in self.state.registered,
+            upstream_token=upstream_token,
         )
 
     async def RecordRig(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

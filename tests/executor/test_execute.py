@@ -543,3 +543,39 @@ async def test_token_never_reaches_logs_or_the_database(
     assert files
     for path in files:
         assert TOKEN.encode() not in path.read_bytes(), path.name
+
+
+async def test_pull_decisions_name_a_pull_request_and_may_use_the_upstream_credential(
+    world: World,
+) -> None:
+    merge = common_pb2.OPERATION_KIND_MERGE_PULL
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await world.execute(kind=merge)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "args.pull_id" in (bad.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await world.execute(kind=merge, wanted_id="w-1", args=common_pb2.OperationArgs(pull_id="7"))
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    merged = await world.execute(
+        kind=merge, args=common_pb2.OperationArgs(pull_id="7", confirm=True)
+    )
+    assert merged.status == common_pb2.OPERATION_STATUS_SUCCEEDED
+    assert merged.kind == merge
+    sent = world.control.calls[-1]
+    assert (sent.kind, sent.args.pull_id, sent.args.confirm) == (merge, "7", True)
+    assert world.board.refreshed == ["w1"]  # the board shows the merge at once
+    assert (await world.operation(merged.operation_id)).kind == merge  # stored
+
+    # A maintainer without a credential of their own: only with an upstream credential.
+    world.registry.members["w1"]["carol"] = common_pb2.MEMBER_ROLE_MAINTAINER
+    close = common_pb2.OPERATION_KIND_CLOSE_PULL
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await world.execute("carol", kind=close, args=common_pb2.OperationArgs(pull_id="8"))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    world.registry.upstream_tokens["w1"] = "upstream-token-1234"
+    closed = await world.execute("carol", kind=close, args=common_pb2.OperationArgs(pull_id="8"))
+    assert closed.status == common_pb2.OPERATION_STATUS_SUCCEEDED
+    sent = world.control.calls[-1]
+    assert sent.credential.dolthub_token == ""
+    assert sent.upstream_credential.dolthub_token == "upstream-token-1234"

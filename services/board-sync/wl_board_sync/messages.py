@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from google.protobuf import timestamp_pb2
 from wasteland.v1 import activity_pb2, board_pb2, common_pb2
+from wasteland_common import enums
 from wasteland_common.activity import kind_number
 
 from .events import BoardChange, LoggedEvent
+from .inbox import PullView
 from .store import CachedCompletion, CachedRig, CachedStamp, CachedWanted
 
 
@@ -136,3 +139,35 @@ def wasteland_event(event: LoggedEvent) -> Any:
     if event.category == "board":
         return activity_pb2.WastelandEvent(cursor=event.cursor, board=logged_board_event(event))
     return activity_pb2.WastelandEvent(cursor=event.cursor, activity=activity(event))
+
+
+def pull(view: PullView) -> Any:
+    """One pull request of the review inbox (with its changes when the view has them)."""
+    message = board_pb2.Pull(
+        pull_id=view.pull_id,
+        title=view.title,
+        state=enums.require_number(board_pb2.PullState, view.state),
+        kind=enums.require_number(board_pb2.PullKind, view.kind),
+        wanted_id=view.wanted_id or "",
+        author_rig=view.author_rig or "",
+        from_branch=view.from_branch,
+        url=view.url,
+        warnings=[board_pb2.PullWarning(code=w.code, message=w.message) for w in view.warnings],
+        from_owner=view.from_owner,
+        author=view.author,
+        stamp_subjects=list(view.stamp_subjects),
+        changes=[
+            board_pb2.PullChange(
+                table=c.table,
+                key=c.key,
+                kind=c.kind,
+                before_json=json.dumps(c.before, ensure_ascii=False) if c.kind != "added" else "",
+                after_json=json.dumps(c.after, ensure_ascii=False) if c.kind != "removed" else "",
+            )
+            for c in view.changes or ()
+        ],
+    )
+    if view.mergeable is not None:
+        message.mergeable = view.mergeable
+    _set_time(message, "created_at", view.created_at)
+    return message

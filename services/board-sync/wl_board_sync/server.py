@@ -33,6 +33,7 @@ from . import retention
 from .activity_servicer import ActivityServicer
 from .board import Freshness
 from .feed import EventFeed, LogListener
+from .inbox import Inbox
 from .schedule import ScheduleConfig, Scheduler
 from .servicer import BoardDeps, BoardServicer
 from .sync import Syncer
@@ -210,6 +211,7 @@ async def build_app(
         feed=feed,
         clock=clock,
         freshness=Freshness(settings.poll_interval_seconds, settings.stale_after_seconds),
+        inbox=Inbox(sessions, client, clock=clock, details=syncer.pulls),
     )
     return BoardApp(
         settings=settings,

@@ -11,13 +11,15 @@ from typing import Any
 import grpc
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland.v1 import board_pb2, board_pb2_grpc
+from wasteland_common import enums
 from wasteland_common.auth import Authenticator
 from wasteland_common.db import run_in_session
 from wasteland_common.errors import invalid
 
-from . import board, messages, tracking
+from . import board, inbox, messages, tracking
 from .board import Freshness
 from .feed import EventFeed
+from .inbox import Inbox
 from .schedule import Scheduler
 
 # The gateway checked the user's access before calling; these services may read.
@@ -45,6 +47,7 @@ class BoardDeps:
     feed: EventFeed
     clock: Callable[[], datetime]
     freshness: Freshness
+    inbox: Inbox
 
 
 class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
@@ -172,6 +175,27 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
         return board_pb2.ListRigsResponse(
             rigs=[messages.rig(r) for r in page.rigs], next_page_token=page.next_page_token
         )
+
+    async def ListPulls(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self._caller(context, READERS)
+        wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
+        word = enums.word(board_pb2.PullState, request.state) if request.state else "open"
+        if word is None:
+            raise invalid("state", "must be open, closed or merged")
+        state = inbox.parse_state(word)
+        page = await self._deps.inbox.list_pulls(
+            wasteland_id, state, inbox.parse_page_size(request.page_size), request.page_token
+        )
+        return board_pb2.ListPullsResponse(
+            pulls=[messages.pull(p) for p in page.pulls], next_page_token=page.next_page_token
+        )
+
+    async def GetPull(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self._caller(context, READERS)
+        wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
+        pull_id = inbox.parse_pull_id(request.pull_id)
+        view = await self._deps.inbox.get_pull(wasteland_id, pull_id)
+        return board_pb2.GetPullResponse(pull=messages.pull(view))
 
     async def WatchBoard(
         self, request: Any, context: grpc.aio.ServicerContext

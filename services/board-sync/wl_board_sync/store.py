@@ -17,11 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from wasteland_common.activity import KINDS
 from wasteland_common.db import UTCDateTime
+from wasteland_common.review import PULL_KINDS
 
 from .commons import STATUSES
 
 _STATUS_LIST = ", ".join(f"'{s}'" for s in STATUSES)
 _KIND_LIST = ", ".join(f"'{k}'" for k in KINDS)
+_PULL_KIND_LIST = ", ".join(f"'{k}'" for k in PULL_KINDS)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -254,6 +256,40 @@ class WastelandEvent(Base):
     )
 
 
+class PullReview(Base):
+    """What the review inbox read about one upstream pull request, kept so a listing does
+    not read it again: where it comes from (never changes), the diff range last read and
+    its row changes (a range's changes never change), and the merge check at the upstream
+    head it was last made against. A finished pull request keeps what was read while it was
+    open, when its branch may be gone."""
+
+    __tablename__ = "board_pull_reviews"
+
+    wasteland_id: Mapped[str] = mapped_column(sa.String(128), _wasteland_fk(), primary_key=True)
+    pull_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    from_owner: Mapped[str] = mapped_column(sa.String(255))
+    from_db: Mapped[str] = mapped_column(sa.String(255))
+    from_branch: Mapped[str] = mapped_column(sa.String(255))
+    to_branch: Mapped[str] = mapped_column(sa.String(255))
+    author: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The diff range (base...head commits) the changes were read from; None: not read.
+    base_commit: Mapped[str | None] = mapped_column(sa.String(128))
+    head_commit: Mapped[str | None] = mapped_column(sa.String(128))
+    # JSON list of row changes; None: unknown (the branch is gone or unreadable).
+    changes_json: Mapped[str | None] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    wanted_id: Mapped[str | None] = mapped_column(sa.String(64))
+    author_rig: Mapped[str | None] = mapped_column(sa.String(255))
+    # The upstream head the merge check and the warnings were made against.
+    checked_at_head: Mapped[str | None] = mapped_column(sa.String(128))
+    mergeable: Mapped[bool | None] = mapped_column(sa.Boolean)
+    warnings_json: Mapped[str] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (sa.CheckConstraint(f"kind IN ({_PULL_KIND_LIST})", name="kind_known"),)
+
+
 CACHE_TABLES: tuple[type[Base], ...] = (
     CachedWantedTag,
     CachedWanted,
@@ -269,6 +305,13 @@ def get_wasteland(session: Session, wasteland_id: str) -> TrackedWasteland | Non
 
 
 def delete_cache(session: Session, wasteland_id: str) -> None:
-    """Remove every cached row of ``wasteland_id`` (not the wasteland itself)."""
+    """Remove every cached row of ``wasteland_id`` (not the wasteland itself, nor its
+    pull-request reviews: a sync replaces the board, not the inbox)."""
     for model in CACHE_TABLES:
         session.execute(sa.delete(model).where(model.wasteland_id == wasteland_id))  # type: ignore[attr-defined]
+
+
+def delete_reviews(session: Session, wasteland_id: str) -> None:
+    """Forget what the review inbox read for ``wasteland_id`` (its upstream changed, or it
+    is no longer tracked)."""
+    session.execute(sa.delete(PullReview).where(PullReview.wasteland_id == wasteland_id))

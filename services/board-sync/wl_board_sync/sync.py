@@ -492,6 +492,11 @@ class Syncer:
         self._pulls = pulls if pulls is not None else PullDetails()
         self._locks: dict[str, asyncio.Lock] = {}
 
+    @property
+    def pulls(self) -> PullDetails:
+        """The pull-request details this syncer has read (shared with the review inbox)."""
+        return self._pulls
+
     def _lock(self, wasteland_id: str) -> asyncio.Lock:
         lock = self._locks.get(wasteland_id)
         if lock is None:

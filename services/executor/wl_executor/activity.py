@@ -28,6 +28,8 @@ OUTCOMES: Final[dict[str, ActivityKindName]] = {
     "accept": "accepted",
     "reject": "rejected",
     "close": "closed",
+    "merge_pull": "merged",
+    "close_pull": "pull_closed",
 }
 
 
@@ -52,6 +54,10 @@ def _outcome_detail(
             f"accepted the work on {item}{of}"
             f" (quality {args.quality}, reliability {args.reliability})"
         )
+    if kind in ("merge_pull", "close_pull"):
+        verb = "merged" if kind == "merge_pull" else "closed without merging"
+        about = f" ({item})" if wanted_id else ""
+        return f"{verb} pull request {result.pull_id or args.pull_id}{about}"
     if kind == "reject":
         return f"rejected the work on {item}" + (f": {args.reason}" if args.reason else "")
     verbs = {"claim": "claimed", "unclaim": "withdrew the claim on", "close": "closed"}

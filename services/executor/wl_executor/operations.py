@@ -39,6 +39,10 @@ NEEDS_WANTED_ID = frozenset(
         common_pb2.OPERATION_KIND_CLOSE,
     }
 )
+# Decisions on upstream pull requests (the review inbox): they name a pull request, and a
+# maintainer may make them with the wasteland's upstream credential alone.
+PULL_KINDS = frozenset({common_pb2.OPERATION_KIND_MERGE_PULL, common_pb2.OPERATION_KIND_CLOSE_PULL})
+MAX_PULL_ID = 20
 # Every kind changes what the board shows (a sync removes the rig's finished branches and
 # so its pending overlay), so board-sync refreshes after each before the answer goes out.
 MUTATIONS = frozenset(results.KIND_NAMES)
@@ -80,11 +84,15 @@ def parse_action(request: executor_pb2.ExecuteRequest, default_wait: float) -> A
     wasteland_id = access.wasteland_id(request.wasteland_id)
     kind = request.kind
     if kind not in results.KIND_NAMES:
-        raise errors.invalid(
-            "kind", "required: one of join, post, claim, unclaim, done, accept, reject, close, sync"
-        )
+        raise errors.invalid("kind", f"required: one of {', '.join(results.KIND_NAMES.values())}")
     if kind in NEEDS_WANTED_ID and not request.wanted_id:
         raise errors.invalid("wanted_id", f"required for {results.KIND_NAMES[kind]}")
+    if kind in PULL_KINDS:
+        pull_id = request.args.pull_id
+        if not pull_id.isdigit() or len(pull_id) > MAX_PULL_ID:
+            raise errors.invalid("args.pull_id", "must be a pull request number")
+        if request.wanted_id:
+            raise errors.invalid("wanted_id", "must be empty for this operation")
     wanted_id = access.wanted_id(request.wanted_id) if request.wanted_id else ""
     if request.args.ByteSize() > MAX_ARGS_BYTES:
         raise errors.invalid("args", "too large")
@@ -139,7 +147,7 @@ async def execute(deps: ExecutorDeps, caller: CallerIdentity, request: Any) -> A
         rig_registered=answer.rig_registered,
     )
     del answer
-    if not token:
+    if not token and not (action.kind in PULL_KINDS and upstream_token):
         raise errors.FailedPrecondition("connect DoltHub first")
     if not grant.upstream:
         raise errors.FailedPrecondition("the wasteland has no commons yet")

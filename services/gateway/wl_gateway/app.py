@@ -71,6 +71,7 @@ OperationId = Annotated[
     str, Path(min_length=1, max_length=schemas.ID_MAX, pattern=schemas.ID_PATTERN)
 ]
 TownId = Annotated[str, Path(min_length=1, max_length=schemas.ID_MAX, pattern=schemas.ID_PATTERN)]
+PullId = Annotated[str, Path(min_length=1, max_length=20, pattern=schemas.PULL_ID_PATTERN)]
 UserId = Annotated[str, Path(min_length=1, max_length=schemas.ID_MAX, pattern=r"^[^\s/]+$")]
 PageSize = Annotated[int, Query(ge=1, le=schemas.PAGE_SIZE_MAX)]
 PageToken = Annotated[str, Query(max_length=1000)]
@@ -930,6 +931,128 @@ async def sync(
         idempotency_key=idempotency_key,
     )  # fmt: skip
     return schemas.operation_result(result)
+
+
+# ====================================================================== review inbox
+@router.get(
+    "/v1/wastelands/{wasteland_id}/pulls",
+    response_model=schemas.PullList,
+    dependencies=[Depends(limited("browse"))],
+)
+async def list_pulls(
+    wasteland_id: WastelandId,
+    who: CallerDep,
+    d: DepsDep,
+    state: schemas.PullStateName = "open",
+    page_size: PageSize = schemas.PAGE_SIZE_DEFAULT,
+    page_token: PageToken = "",
+) -> schemas.PullList:
+    """The upstream's pull requests into `main` (open ones oldest first, closed and merged
+    ones newest first), each classified from its diff, read through the DoltHub SQL API by
+    board-sync (never by waking the workload)."""
+    await visible_wasteland(d, who, wasteland_id)
+    resp = await d.clients.board.ListPulls(
+        board_pb2.ListPullsRequest(
+            wasteland_id=wasteland_id,
+            state=enums.require_number(board_pb2.PullState, state),
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        **d.clients.opts(who.token),
+    )
+    return schemas.PullList(
+        pulls=[schemas.pull(p) for p in resp.pulls], next_page_token=resp.next_page_token
+    )
+
+
+async def _pull(d: Deps, who: Caller, wasteland_id: str, pull_id: str) -> schemas.Pull:
+    resp = await d.clients.board.GetPull(
+        board_pb2.GetPullRequest(wasteland_id=wasteland_id, pull_id=pull_id),
+        **d.clients.opts(who.token),
+    )
+    return schemas.pull(resp.pull, with_changes=True)
+
+
+@router.get(
+    "/v1/wastelands/{wasteland_id}/pulls/{pull_id}",
+    response_model=schemas.Pull,
+    dependencies=[Depends(limited("browse"))],
+)
+async def get_pull(
+    wasteland_id: WastelandId, pull_id: PullId, who: CallerDep, d: DepsDep
+) -> schemas.Pull:
+    """One upstream pull request with its row changes."""
+    await visible_wasteland(d, who, wasteland_id)
+    return await _pull(d, who, wasteland_id, pull_id)
+
+
+async def _decide(
+    d: Deps,
+    who: Caller,
+    response: Response,
+    wasteland_id: str,
+    pull_id: str,
+    kind: common_pb2.OperationKind,
+    *,
+    confirm: bool = False,
+    idempotency_key: str | None,
+) -> schemas.Pull | JSONResponse:
+    result = await run_action(
+        d, who, response, wasteland_id, kind,
+        args=common_pb2.OperationArgs(pull_id=pull_id, confirm=confirm),
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    if result.status == common_pb2.OPERATION_STATUS_RUNNING:
+        return JSONResponse(
+            status_code=202, content=schemas.operation_result(result).model_dump(mode="json")
+        )
+    return await _pull(d, who, wasteland_id, pull_id)
+
+
+@router.post(
+    "/v1/wastelands/{wasteland_id}/pulls/{pull_id}/merge",
+    response_model=schemas.Pull,
+    responses=RUNNING_RESPONSE,
+)
+async def merge_pull(
+    wasteland_id: WastelandId,
+    pull_id: PullId,
+    who: CallerDep,
+    d: DepsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    body: Annotated[schemas.MergePullIn | None, Body()] = None,
+) -> schemas.Pull | JSONResponse:
+    """Merge an upstream pull request (maintainers and owners) with the caller's own
+    DoltHub token when it can write the upstream, else the wasteland's upstream credential;
+    verified on DoltHub, then the board is refreshed. 403 when it stamps the caller's own
+    work; 400 when it carries warnings and `confirm` is not true, or its diff cannot be
+    read; 409 when it conflicts with the upstream."""
+    return await _decide(
+        d, who, response, wasteland_id, pull_id, common_pb2.OPERATION_KIND_MERGE_PULL,
+        confirm=body.confirm if body is not None else False, idempotency_key=idempotency_key,
+    )  # fmt: skip
+
+
+@router.post(
+    "/v1/wastelands/{wasteland_id}/pulls/{pull_id}/close",
+    response_model=schemas.Pull,
+    responses=RUNNING_RESPONSE,
+)
+async def close_pull(
+    wasteland_id: WastelandId,
+    pull_id: PullId,
+    who: CallerDep,
+    d: DepsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> schemas.Pull | JSONResponse:
+    """Close an upstream pull request without merging it (maintainers and owners), with
+    the caller's own token or the wasteland's upstream credential; the board is refreshed."""
+    return await _decide(
+        d, who, response, wasteland_id, pull_id, common_pb2.OPERATION_KIND_CLOSE_PULL,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
 
 
 @router.get("/v1/operations/{operation_id}", response_model=schemas.OperationResult)
