@@ -69,8 +69,11 @@ def settings_for(backends: Backends, database_url: str, **overrides: Any) -> Gat
         "EXECUTOR_ADDR": backends.addr("executor"),
         "DATABASE_URL": database_url,
         "KILO_JWT_AUDIENCE": AUDIENCE,
-        "RPC_TIMEOUT_SECONDS": 5,
-        "ACTION_TIMEOUT_SECONDS": 5,
+        # Generous: the fakes answer at once, but a loaded 2-core machine can stall the one
+        # event loop they share with the app for seconds (a test about deadlines sets its
+        # own).
+        "RPC_TIMEOUT_SECONDS": 60,
+        "ACTION_TIMEOUT_SECONDS": 60,
         "EVENTS_PING_SECONDS": 60,
         **overrides,
     }
