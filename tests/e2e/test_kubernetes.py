@@ -4,7 +4,8 @@ The same processes as ``make run-kubernetes``: sandbox, registry, board-sync, ga
 executor authenticated as its ServiceAccount against the throwaway control plane, and the
 kubelet stand-in running the real control server for each Ready pod. One journey: a claim
 on a sleeping wasteland wakes its Deployment 0 → 1, idle sleep takes it back to 0, a
-deleted pod is noticed and replaced, and an executor restart loses track of nothing.
+deleted pod is noticed and replaced, an executor restart loses track of nothing, and
+deleting the wasteland removes its Deployment and Service.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import pytest
 from devstack import cluster, workspace
 from devstack.cluster import Cluster
 from devstack.stack import KubernetesTarget, Stack, StackConfig, running_stack
-from lightkube import Client
+from lightkube import ApiError, Client
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Pod, Service
 from wasteland_common import db
 from wasteland_common.auth import mint_user_token
 from wasteland_common.settings import DEV_JWT_SECRET, DEV_SERVICE_SECRET
@@ -218,3 +219,11 @@ def test_claims_wake_sleep_recover_and_survive_an_executor_restart(
     assert after["state"] == "running"
     assert instance() == third
     assert replicas() == 1
+
+    # 6. Delete the wasteland: its Deployment and Service are removed before the answer.
+    deleted = api.delete(f"/v1/wastelands/{wid}", headers=alice)
+    assert deleted.status_code == 204, deleted.text
+    for kind in (Deployment, Service):
+        with pytest.raises(ApiError) as missing:
+            admin.get(kind, name, namespace=namespace)
+        assert missing.value.status.code == 404

@@ -221,6 +221,7 @@ class FakeRuntime:
         self.unhealthy: set[str] = set()
         # When the unhealthy workloads started (re)starting; None: long ago.
         self.unready_since: datetime | None = None
+        self.removed: set[str] = set()
 
     async def ensure_running(self, wasteland_id: str, upstream: str) -> Endpoint:
         if wasteland_id in self.alive:
@@ -234,6 +235,10 @@ class FakeRuntime:
 
     async def stop(self, wasteland_id: str) -> None:
         self.alive.pop(wasteland_id, None)
+
+    async def remove(self, wasteland_id: str) -> None:
+        self.alive.pop(wasteland_id, None)
+        self.removed.add(wasteland_id)
 
     async def healthy(self, endpoint: Endpoint) -> bool:
         return any(

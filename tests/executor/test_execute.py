@@ -477,6 +477,15 @@ async def test_wake_get_and_stop_runtime(world: World) -> None:
             executor_pb2.StopRuntimeRequest(wasteland_id="w1"), metadata=world.md("bob"), timeout=10
         )
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # Even its owner may only stop it: removing is for a deleted wasteland (the registry).
+    with pytest.raises(grpc.aio.AioRpcError) as owner_removes:
+        await world.executor.StopRuntime(
+            executor_pb2.StopRuntimeRequest(wasteland_id="w2", remove=True),
+            metadata=world.md(),
+            timeout=10,
+        )
+    assert owner_removes.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert world.runtime.running() == ["w2"]
     stopped = await world.executor.StopRuntime(
         executor_pb2.StopRuntimeRequest(wasteland_id="w2"), metadata=world.md(None), timeout=10
     )

@@ -86,6 +86,23 @@ async def test_start_health_stop(
     assert not await runtime.healthy(endpoint)
 
 
+async def test_remove_stops_the_child_and_deletes_its_work_dir(tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path, stub_command())
+    try:
+        await runtime.ensure_running("w-gone", UPSTREAM)
+        pid = runtime.pid("w-gone")
+        assert pid is not None
+        work = tmp_path / "work" / "w-gone"
+        assert work.is_dir()
+        await runtime.remove("w-gone")
+        assert gone(pid)
+        assert not work.exists()
+        assert runtime.running() == []
+        await runtime.remove("w-gone")  # nothing left: no error
+    finally:
+        await runtime.shutdown()
+
+
 async def test_child_gets_an_explicit_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -190,6 +190,21 @@ async def test_hand_made_labelled_deployments_are_found_and_stopped(
     assert await runtime.observe() == {}
 
 
+async def test_remove_deletes_the_deployment_and_the_service(
+    runtime: KubernetesRuntime, kubelet: KubeletStandIn, admin: Client, kube_namespace: str
+) -> None:
+    await runtime.ensure_running(WID, UPSTREAM)
+    name = manifests.workload_name(WID)
+    await runtime.remove(WID)
+    for kind in (Deployment, Service):
+        with pytest.raises(ApiError) as missing:
+            admin.get(kind, name, namespace=kube_namespace)
+        assert missing.value.status.code == 404
+    assert await runtime.observe() == {}
+    await eventually("the pod to go", lambda: not pods_of(admin, kube_namespace, WID))
+    await runtime.remove(WID)  # nothing left: no error
+
+
 def test_ids_that_cannot_name_objects_are_refused() -> None:
     with pytest.raises(errors.InvalidArgument):
         manifests.workload_name("Upper_Case")

@@ -344,12 +344,13 @@ async def put_to_sleep(deps: ExecutorDeps, wasteland_id: str, *, reason: str) ->
     return slept
 
 
-async def stop_now(deps: ExecutorDeps, wasteland_id: str) -> None:
-    """Stop the workload whatever it is doing and record it ``sleeping``."""
+async def stop_now(deps: ExecutorDeps, wasteland_id: str, *, remove: bool = False) -> None:
+    """Stop the workload whatever it is doing and record it ``sleeping``; with ``remove``
+    (the wasteland was deleted) the runtime also deletes what it keeps for it."""
     async with deps.workload_lock(wasteland_id):
         marked = await run_in_session(deps.sessions, request_stop, wasteland_id, now=deps.clock())
         current = await run_in_session(deps.sessions, store.get_runtime, wasteland_id)
-        await _stop_process(deps, wasteland_id, current)
+        await _stop_process(deps, wasteland_id, current, remove=remove)
         if marked:
             await run_in_session(deps.sessions, finish_sleep, wasteland_id, now=deps.clock())
             metrics.SLEEPS.labels("request").inc()
@@ -359,10 +360,14 @@ async def stop_now(deps: ExecutorDeps, wasteland_id: str) -> None:
 
 
 async def _stop_process(
-    deps: ExecutorDeps, wasteland_id: str, record: store.RuntimeRecord | None
+    deps: ExecutorDeps,
+    wasteland_id: str,
+    record: store.RuntimeRecord | None,
+    *,
+    remove: bool = False,
 ) -> None:
     try:
-        await deps.runtime.stop(wasteland_id)
+        await (deps.runtime.remove if remove else deps.runtime.stop)(wasteland_id)
     except errors.DomainError:
         raise
     except Exception:

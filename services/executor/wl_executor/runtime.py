@@ -70,6 +70,11 @@ class Runtime(Protocol):
         """Stop the workload (gracefully, then forcibly); no-op when none runs."""
         ...
 
+    async def remove(self, wasteland_id: str) -> None:
+        """The wasteland is gone for good: stop its workload and delete whatever the
+        runtime keeps for it; no-op when there is nothing."""
+        ...
+
     async def observe(self) -> Mapping[str, Workload]:
         """Every workload that is awake now, by wasteland id, whoever started it."""
         ...

@@ -32,7 +32,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.client import LabelSelector
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Pod, Service
 from lightkube.types import PatchType
 from pydantic import BaseModel, ConfigDict, ValidationError
 from wasteland_common import errors
@@ -236,6 +236,30 @@ class KubernetesRuntime:
                 if exc.status.code != 404:
                     raise
             log.info("scaled %s to 0 replicas", deployment.metadata.name)
+
+    async def remove(self, wasteland_id: str) -> None:
+        """Delete every Deployment labelled with ``wasteland_id`` and its Service (their
+        pods go with them)."""
+        wasteland_id = manifests.check_wasteland_id(wasteland_id)
+        names = [
+            d.metadata.name
+            async for d in self._client.list(
+                Deployment, namespace=self._ns, labels=_selector(wasteland_id)
+            )
+            if d.metadata is not None and d.metadata.name is not None
+        ]
+        doomed: list[tuple[type[Deployment] | type[Service], str]] = [
+            (Deployment, name) for name in names
+        ]
+        doomed.append((Service, manifests.workload_name(wasteland_id)))
+        for kind, name in doomed:
+            try:
+                await self._client.delete(kind, name, namespace=self._ns)
+            except ApiError as exc:
+                if exc.status.code != 404:
+                    raise
+                continue
+            log.info("deleted %s %s", kind.__name__, name)
 
     async def observe(self) -> dict[str, Workload]:
         """Every labelled Deployment asking for a replica, with its Ready instance."""

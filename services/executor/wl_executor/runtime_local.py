@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
 import time
 import uuid
@@ -103,6 +104,12 @@ class LocalRuntime:
             child = self._children.pop(wasteland_id, None)
             if child is not None:
                 await self._terminate(child)
+
+    async def remove(self, wasteland_id: str) -> None:
+        """Stop the child and delete its work directory (its ``wl`` configuration)."""
+        await self.stop(wasteland_id)
+        async with self._lock(wasteland_id):
+            await asyncio.to_thread(shutil.rmtree, self._work_dir(wasteland_id), True)
 
     async def healthy(self, endpoint: Endpoint) -> bool:
         """Alive (our child with that instance id) and answering SERVING."""

@@ -43,5 +43,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServiceServicer):  # type: igno
 
     async def StopRuntime(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         caller = self._auth.identify(context.invocation_metadata())
-        status = await workloads.stop_for_caller(self._deps, caller, request.wasteland_id)
+        status = await workloads.stop_for_caller(
+            self._deps, caller, request.wasteland_id, remove=request.remove
+        )
         return executor_pb2.StopRuntimeResponse(runtime=status)

@@ -84,18 +84,24 @@ async def wake_for_user(deps: ExecutorDeps, caller: CallerIdentity, wasteland_id
     return await describe(deps, wasteland_id)
 
 
-async def stop_for_caller(deps: ExecutorDeps, caller: CallerIdentity, wasteland_id: str) -> Any:
-    """StopRuntime: internal services (the gateway on delete) or the wasteland's owner."""
+async def stop_for_caller(
+    deps: ExecutorDeps, caller: CallerIdentity, wasteland_id: str, *, remove: bool = False
+) -> Any:
+    """StopRuntime: internal services (the registry on delete) or the wasteland's owner.
+    ``remove`` (the wasteland was deleted; internal services only) also deletes what the
+    runtime keeps for it."""
     service = caller.require_service(*access.KNOWN_SERVICES)
     wasteland_id = access.wasteland_id(wasteland_id)
     if caller.principal is None:
         if service not in access.STOPPING_SERVICES:
             raise errors.PermissionDenied("this service may not stop workloads")
+    elif remove:
+        raise errors.PermissionDenied("only the service may remove a deleted wasteland's workload")
     else:
         principal, user_token = access.user_call(caller)
         activity.actor_var.set(principal.user_id)
         wasteland = await deps.peers.get_wasteland(user_token, wasteland_id)
         if wasteland.my_role not in OWNING_ROLES:
             raise errors.PermissionDenied("only the wasteland's owners may stop its workload")
-    await reconcile.stop_now(deps, wasteland_id)
+    await reconcile.stop_now(deps, wasteland_id, remove=remove)
     return await describe(deps, wasteland_id)

@@ -1,4 +1,5 @@
-"""Telling the executor to stop a wasteland's workload (when the wasteland is deleted).
+"""Telling the executor to stop and remove a wasteland's workload (when the wasteland is
+deleted).
 
 The registry owns the wasteland's lifecycle, so a delete stops everything that belongs
 to it before it answers: board-sync stops tracking it, the executor stops its workload.
@@ -48,7 +49,8 @@ class GrpcWorkloads:
         stub = executor_pb2_grpc.ExecutorServiceStub(self._channels.get(self._address))
         try:
             await stub.StopRuntime(
-                executor_pb2.StopRuntimeRequest(wasteland_id=wasteland_id),
+                # Only ever called for a deleted wasteland: remove its workload too.
+                executor_pb2.StopRuntimeRequest(wasteland_id=wasteland_id, remove=True),
                 metadata=self._credentials.metadata(),
                 timeout=self._timeout,
             )

@@ -84,10 +84,12 @@ class WakeRuntimeResponse(_message.Message):
     def __init__(self, runtime: _Optional[_Union[RuntimeStatus, _Mapping]] = ...) -> None: ...
 
 class StopRuntimeRequest(_message.Message):
-    __slots__ = ("wasteland_id",)
+    __slots__ = ("wasteland_id", "remove")
     WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
     wasteland_id: str
-    def __init__(self, wasteland_id: _Optional[str] = ...) -> None: ...
+    remove: bool
+    def __init__(self, wasteland_id: _Optional[str] = ..., remove: _Optional[bool] = ...) -> None: ...
 
 class StopRuntimeResponse(_message.Message):
     __slots__ = ("runtime",)
