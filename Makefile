@@ -77,8 +77,8 @@ proto: install ## regenerate Python code from protos/
 proto-check: install ## fail when the committed generated code differs from protos/
 	scripts/gen_protos.sh --check
 
-pytest: install k8s-tools ## unit, integration, Kubernetes and end-to-end tests (the image checks run in make images)
-	$(BIN)/pytest -m "not images"
+pytest: install k8s-tools ## unit, integration, Kubernetes and end-to-end tests (image and chart checks: make images, make chart-test)
+	$(BIN)/pytest -m "not images and not chart"
 
 bench: install ## benchmarks (timings live here, not in tests)
 	$(BIN)/python -m benchmarks
