@@ -45,6 +45,9 @@ k8s-tools: ## build (or take from the cache) etcd, kube-*, kubectl, kwok into .t
 chart-tools: ## build (or take from the cache) helm, kubeconform, helm-unittest, ct into .tools/k8s/bin
 	scripts/go-tools.sh $(K8S_TOOLS) $(CHART_MODULES)
 
+chart-test: install k8s-tools chart-tools ## helm lint, ct lint, helm-unittest, kubeconform, install/upgrade/uninstall on a throwaway control plane
+	scripts/chart-test.sh
+
 cluster-up: install k8s-tools ## start a throwaway control plane (.run/cluster/kubeconfig)
 	$(BIN)/devstack cluster up --dir .run/cluster
 

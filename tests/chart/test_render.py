@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
+from devstack import workspace
 
 from .conftest import CI_VALUES, MINIMAL_VALUES, Helm, kubeconform
 
@@ -58,3 +60,14 @@ def test_the_default_values_alone_are_refused_with_what_is_missing(helm: Helm) -
     done = helm.run("template", "wl", str(MINIMAL_VALUES.parents[1]), check=False)
     assert done.returncode != 0
     assert "is required" in done.stderr
+
+
+def test_the_executor_role_is_exactly_the_rules_file(helm: Helm) -> None:
+    """The Role the chart renders is files/executor-role-rules.yaml, the file the
+    runtime's RBAC tests (tests/kubernetes/test_rbac.py) prove sufficient."""
+    rendered = helm.run(
+        "template", "wl", str(MINIMAL_VALUES.parents[1]), "-f", str(MINIMAL_VALUES),
+        "--show-only", "templates/executor-rbac.yaml",
+    ).stdout  # fmt: skip
+    (role,) = [doc for doc in yaml.safe_load_all(rendered) if doc and doc["kind"] == "Role"]
+    assert role["rules"] == workspace.executor_role_rules()
