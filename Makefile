@@ -15,8 +15,9 @@ PY_DIRS := libs services devtools tests benchmarks
 
 K8S_TOOLS := .tools/k8s
 K8S_MODULES := tools/go/etcd tools/go/kwok tools/go/kubernetes
+CHART_MODULES := tools/go/helm tools/go/kubeconform tools/go/helm-unittest tools/go/chart-testing
 
-.PHONY: help install run run-kubernetes token test lint format typecheck proto proto-check unit pytest bench images clean wl k8s-tools cluster-up cluster-down
+.PHONY: help install run run-kubernetes token test lint format typecheck proto proto-check unit pytest bench images clean wl k8s-tools chart-tools chart-test cluster-up cluster-down
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -40,6 +41,12 @@ run-kubernetes: install k8s-tools ## the whole system with RUNTIME=kubernetes on
 k8s-tools: ## build (or take from the cache) etcd, kube-*, kubectl, kwok into .tools/k8s/bin
 	@if command -v go >/dev/null; then scripts/go-tools.sh $(K8S_TOOLS) $(K8S_MODULES); \
 	else echo "k8s-tools: Go is not installed; the Kubernetes tests will be skipped"; fi
+
+chart-tools: ## build (or take from the cache) helm, kubeconform, helm-unittest, ct into .tools/k8s/bin
+	scripts/go-tools.sh $(K8S_TOOLS) $(CHART_MODULES)
+
+chart-test: install k8s-tools chart-tools ## helm lint, ct lint, helm-unittest, kubeconform, install/upgrade/uninstall on a throwaway control plane
+	scripts/chart-test.sh
 
 cluster-up: install k8s-tools ## start a throwaway control plane (.run/cluster/kubeconfig)
 	$(BIN)/devstack cluster up --dir .run/cluster
@@ -73,8 +80,8 @@ proto: install ## regenerate Python code from protos/
 proto-check: install ## fail when the committed generated code differs from protos/
 	scripts/gen_protos.sh --check
 
-pytest: install k8s-tools ## unit, integration, Kubernetes and end-to-end tests (the image checks run in make images)
-	$(BIN)/pytest -m "not images"
+pytest: install k8s-tools ## unit, integration, Kubernetes and end-to-end tests (image and chart checks: make images, make chart-test)
+	$(BIN)/pytest -m "not images and not chart"
 
 bench: install ## benchmarks (timings live here, not in tests)
 	$(BIN)/python -m benchmarks

@@ -1,15 +1,19 @@
-"""Registry bootstrap: settings, logging, database, keyring, DoltHub, gRPC server."""
+"""Registry bootstrap: settings, logging, database, keyring, DoltHub, gRPC server; and
+the operator command ``wl-registry rotate-keys``."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
 import grpc
+import sqlalchemy.exc
 from pydantic import Field, SecretStr
 from wasteland.v1 import registry_pb2, registry_pb2_grpc
 from wasteland_common import db, dolthub, grpc_server, logs, telemetry
@@ -18,7 +22,7 @@ from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
 
-from . import crypto, provisioning, retention, wastelands
+from . import crypto, keyrotation, provisioning, retention, wastelands
 from .board import BoardNotifier, GrpcBoard
 from .credentials import TokenValidator, dolthub_fork_checker, dolthub_validator
 from .servicer import RegistryDeps, RegistryServicer
@@ -201,12 +205,81 @@ async def _serve(settings: RegistrySettings) -> None:
         await cleanup()
 
 
-def main() -> None:
-    """Console entry point ``wl-registry``."""
+def rotate_keys(settings: RegistrySettings, *, check: bool, batch: int) -> int:
+    """``wl-registry rotate-keys``: re-wrap every stored credential under the active key
+    (or, with ``check``, only say whether any is still under another key). Prints what
+    it found and did; returns the exit status."""
+    keyring = keyring_from(settings)
+    engine = db.make_engine(settings.database_url)
+    sessions = db.session_factory(engine)
+    say = print  # the command's report, for the operator
+    try:
+        with sessions.begin() as session:
+            before = keyrotation.usage(session)
+        for entry in before:
+            counts = ", ".join(f"{k}: {n}" for k, n in sorted(entry.rows_by_key.items()))
+            say(f"{entry.kind} by key id: {counts or 'none stored'}")
+        pending = keyrotation.not_under_active(before, keyring)
+        if check:
+            say(f"{pending} credentials are not under the active key {keyring.active_key_id!r}")
+            return 1 if pending else 0
+        done = keyrotation.rewrap_all(sessions, keyring, batch=batch)
+        for kind, rows in done.items():
+            say(f"re-wrapped {rows} {kind} under key {keyring.active_key_id!r}")
+        with sessions.begin() as session:
+            left = keyrotation.not_under_active(keyrotation.usage(session), keyring)
+        if left:
+            # Connected concurrently under an old key by a registry not yet rolled out.
+            say(f"{left} credentials are still under other keys: run rotate-keys again")
+            return 1
+        return 0
+    except keyrotation.MissingKeysError as exc:
+        log.error("rotate-keys: %s", exc)
+        return 1
+    except crypto.DecryptionError as exc:
+        log.error("rotate-keys: a stored credential does not decrypt: %s", exc)
+        return 1
+    except sqlalchemy.exc.DBAPIError as exc:
+        log.error("rotate-keys: database error (is the schema migrated?): %s", exc.orig)
+        return 2
+    finally:
+        engine.dispose()
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="wl-registry",
+        description="The Hosted Wasteland registry. Without a command it serves gRPC.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve RegistryService (the default)")
+    rotate = commands.add_parser(
+        "rotate-keys",
+        help="re-wrap every stored DoltHub credential under CREDENTIAL_ACTIVE_KEY_ID",
+        description="Re-wrap every stored DoltHub credential under the active key of"
+        " CREDENTIAL_KEYS (docs/operations.md: rotating the credential keyring).",
+    )
+    rotate.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 while any credential is under another key",
+    )
+    rotate.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    args = parser.parse_args(argv)
+    if args.command == "rotate-keys" and args.batch < 1:
+        parser.error("--batch must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``wl-registry [serve | rotate-keys [--check] [--batch N]]``."""
+    args = _arguments(sys.argv[1:] if argv is None else argv)
     settings = RegistrySettings()
     logs.configure("registry", settings.log_level, settings.log_format)
-    telemetry.configure("registry", settings)
     try:
+        if args.command == "rotate-keys":
+            raise SystemExit(rotate_keys(settings, check=args.check, batch=args.batch))
+        telemetry.configure("registry", settings)
         asyncio.run(_serve(settings))
     except crypto.KeyringError as exc:
         log.error("cannot start: %s", exc)

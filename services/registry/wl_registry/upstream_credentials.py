@@ -217,6 +217,9 @@ def rotate(session: Session, keyring: Keyring, *, limit: int = 500) -> int:
         .where(UpstreamCredentialRow.key_id != keyring.active_key_id)
         .order_by(UpstreamCredentialRow.wasteland_id)
         .limit(limit)
+        # Locked: a credential connected again meanwhile must not get this old
+        # row's wrapped key next to its new ciphertext.
+        .with_for_update()
     ).all()
     for row in rows:
         crypto.rewrap_row(row, keyring, associated_data(row.wasteland_id))
