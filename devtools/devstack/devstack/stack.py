@@ -178,15 +178,26 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
             )
         )
         gateway = stack.enter_context(
-            start(
-                "gateway",
-                [str(bin_ / "wl-gateway")],
-                env={
-                    **common,
-                    "WASTELAND_HTTP_PORT": str(cfg.http_port),
-                    "HTTP_HOST": "127.0.0.1",
-                    "DATABASE_URL": cfg.sqlite("gateway"),
-                },
-            )
+            start("gateway", [str(bin_ / "wl-gateway")], env=gateway_env(cfg, cfg.http_port))
         )
         yield Stack(cfg, sandbox, registry, board, executor, gateway, wl)
+
+
+def gateway_env(cfg: StackConfig, http_port: int) -> dict[str, str]:
+    """The environment of one of the stack's gateway processes, listening on ``http_port``
+    (every replica shares the gateway database: rate limits and idempotency keys)."""
+    return {
+        **_common_env(cfg),
+        "WASTELAND_HTTP_PORT": str(http_port),
+        "HTTP_HOST": "127.0.0.1",
+        "DATABASE_URL": cfg.sqlite("gateway"),
+    }
+
+
+@contextlib.contextmanager
+def gateway_replica(cfg: StackConfig, http_port: int, name: str = "gateway-2") -> Iterator[Proc]:
+    """Another gateway replica beside a running stack's (same database, same backends),
+    stopped on exit. ``make bench`` measures the shared rate limiter with it."""
+    argv = [str(VENV_BIN / "wl-gateway")]
+    with started(name, argv, env=gateway_env(cfg, http_port), log_path=cfg.log(name)) as proc:
+        yield proc
