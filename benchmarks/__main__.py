@@ -93,14 +93,16 @@ def _header(meta: dict[str, Any]) -> str:
     machine = meta["machine"]
     load = ", ".join(f"{x:.2f}" for x in machine["load_average_start"])
     load_end = ", ".join(f"{x:.2f}" for x in machine.get("load_average_end", []))
-    return "\n".join(
-        [
-            f"make bench — {meta['started_at']}  commit {meta['commit'] or '?'}",
-            f"machine: {machine['cpus']} CPUs, load average {load} at start, {load_end} at end",
-            f"wl: {meta['wl']}",
-            f"options: {meta['options']}",
-        ]
-    )
+    lines = [
+        f"make bench — {meta['started_at']}  commit {meta['commit'] or '?'}",
+        f"machine: {machine['cpus']} CPUs, load average {load} at start, {load_end} at end",
+        f"wl: {meta['wl']}",
+        f"options: {meta['options']}",
+    ]
+    if loads := meta.get("load_by_scenario"):
+        shown = ", ".join(f"{k} {a:.1f}->{b:.1f}" for k, (a, b) in loads.items())
+        lines.append(f"1-min load average per scenario (start->end): {shown}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,18 +137,23 @@ def main(argv: list[str] | None = None) -> int:
     }
     results: dict[str, ScenarioResult] = {}
     durations: dict[str, float] = {}
+    loads: dict[str, list[float]] = {}
     failed = False
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wl-bench-") as tmp:
         work = Path(tmp)
         idle_commons = sum(options.idle_sizes) if "idle" in selected else 0
         try:
-            with bench_stack(work, idle_commons=idle_commons, users=options.users) as bench:
+            need_wrk = bool({"browse", "limits"} & set(selected))
+            with bench_stack(
+                work, idle_commons=idle_commons, users=options.users, need_wrk=need_wrk
+            ) as bench:
                 wl = bench.stack.wl
                 meta["wl"] = f"{'real' if wl.real else 'stand-in'} ({wl.path}; {wl.reason})"
                 print(_header(meta), flush=True)
                 for name in selected:
                     print(f"== {name}", flush=True)
+                    load_before = os.getloadavg()[0]
                     clock = time.monotonic()
                     try:
                         results[name] = SCENARIOS[name](bench, options)
@@ -158,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                             data={"error": traceback.format_exc()},
                         )
                     durations[name] = time.monotonic() - clock
+                    loads[name] = [load_before, os.getloadavg()[0]]
                     print(f"== {name} done in {durations[name]:.0f} s", flush=True)
         finally:
             logs = work / "run" / "logs"
@@ -166,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copytree(logs, args.out / "logs")
     meta["machine"]["load_average_end"] = list(os.getloadavg())
     meta["durations_s"] = durations
+    # 1-minute load average when each scenario started and ended.
+    meta["load_by_scenario"] = loads
     rows = [row for name in selected if name in results for row in results[name].rows]
     table = render_table(rows)
     print()

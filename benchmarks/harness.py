@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterator, Mapping
@@ -314,9 +315,12 @@ def write_tokens(path: Path, secret: str, users: int) -> None:
 
 
 @contextlib.contextmanager
-def bench_stack(work: Path, *, idle_commons: int, users: int) -> Iterator[Bench]:
-    """Start the stack under ``work`` and create the bench wasteland; stop it all on exit."""
-    wrk_path = wrk.ensure_installed()
+def bench_stack(
+    work: Path, *, idle_commons: int, users: int, need_wrk: bool = True
+) -> Iterator[Bench]:
+    """Start the stack under ``work`` and create the bench wasteland; stop it all on exit.
+    ``need_wrk``: install wrk first when it is missing (else ``Bench.wrk`` may be "")."""
+    wrk_path = wrk.ensure_installed() if need_wrk else (shutil.which("wrk") or "")
     data_dir = work / "run"
     seed_sandbox(data_dir / "dolthub-sandbox", idle_commons)
     http, sandbox, registry, board, executor = free_ports(5)

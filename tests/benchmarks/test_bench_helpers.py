@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks import grpcload, harness, wrk
+from benchmarks import compare, grpcload, harness, wrk
 from benchmarks.report import Row, Target, format_value, render_table, verdicts
 from benchmarks.scenarios import action, idle, wake
 from benchmarks.stats import median, percentile, ratio, summarize
@@ -315,3 +315,21 @@ def test_idle_scaling() -> None:
     rows = idle.rows_of([step], idle_rate=0.01, interval_s=300)
     assert rows[0].value == pytest.approx(24.0)
     assert rows[0].verdict == "MISS"
+
+
+def test_compare_two_results(tmp_path: Path) -> None:
+    def result(value: float, verdict: str) -> Path:
+        row = Row("browse", "ratio", value, "x", target=Target(">=", 0.5))
+        path = tmp_path / f"{value}.json"
+        path.write_text(json.dumps({"rows": [row.as_dict()]}))
+        assert row.verdict == verdict
+        return path
+
+    before = compare.load_rows(result(0.25, "MISS"))
+    after = compare.load_rows(result(0.5, "PASS"))
+    text = compare.render(before, after)
+    assert "0.25x" in text
+    assert "+100 %" in text
+    assert text.splitlines()[-1].split()[-2:] == ["MISS", "PASS"]
+    assert compare.change(None, 1.0) == ""
+    assert compare.change(2.0, 1.0) == "-50 %"
