@@ -24,8 +24,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from wasteland.v1 import board_pb2, board_pb2_grpc
 from wasteland_common.auth import SERVICE_METADATA_KEY, USER_METADATA_KEY, mint_service_token
 
@@ -36,6 +38,33 @@ MARKER = "LOAD_JSON "
 PAGE_SIZE = 50  # the gateway's default page size
 
 
+METHODS = ("browse", "health")
+
+
+def _caller(method: str, channel: grpc.aio.Channel, wasteland_id: str) -> Any:
+    """An awaitable factory for one call of ``method`` on ``channel``."""
+    if method == "health":
+        # The gRPC floor: the same client, channel and metadata, no work on the server.
+        health = health_pb2_grpc.HealthStub(channel)
+        check = health_pb2.HealthCheckRequest(service="")
+
+        def call_health(metadata: list[tuple[str, str]]) -> Any:
+            return health.Check(check, metadata=metadata, timeout=10)
+
+        return call_health
+    board = board_pb2_grpc.BoardServiceStub(channel)
+    request = board_pb2.BrowseRequest(
+        wasteland_id=wasteland_id,
+        page_size=PAGE_SIZE,
+        sort=board_pb2.BROWSE_SORT_UNSPECIFIED,
+    )
+
+    def call_browse(metadata: list[tuple[str, str]]) -> Any:
+        return board.Browse(request, metadata=metadata, timeout=10)
+
+    return call_browse
+
+
 async def _load(
     target: str,
     wasteland_id: str,
@@ -43,12 +72,8 @@ async def _load(
     tokens: list[str],
     connections: int,
     duration_s: float,
+    method: str = "browse",
 ) -> dict[str, object]:
-    request = board_pb2.BrowseRequest(
-        wasteland_id=wasteland_id,
-        page_size=PAGE_SIZE,
-        sort=board_pb2.BROWSE_SORT_UNSPECIFIED,
-    )
     rotation = itertools.cycle(tokens or [""])
     latencies: list[float] = []
     errors = 0
@@ -63,13 +88,14 @@ async def _load(
             items.append((USER_METADATA_KEY, "Bearer " + user))
         return items
 
-    async def worker(channel: grpc.aio.Channel, deadline: float) -> None:
+    calls = [_caller(method, channel, wasteland_id) for channel in channels]
+
+    async def worker(call: Any, deadline: float) -> None:
         nonlocal errors
-        stub = board_pb2_grpc.BoardServiceStub(channel)
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                await stub.Browse(request, metadata=metadata(), timeout=10)
+                await call(metadata())
             except grpc.aio.AioRpcError:
                 errors += 1
                 continue
@@ -77,13 +103,11 @@ async def _load(
 
     try:
         # One call per channel first: connections are set up before the clock starts.
-        for channel in channels:
-            await board_pb2_grpc.BoardServiceStub(channel).Browse(
-                request, metadata=metadata(), timeout=10
-            )
+        for call in calls:
+            await call(metadata())
         started = time.perf_counter()
         deadline = started + duration_s
-        await asyncio.gather(*(worker(c, deadline) for c in channels))
+        await asyncio.gather(*(worker(c, deadline) for c in calls))
         elapsed = time.perf_counter() - started
     finally:
         for channel in channels:
@@ -132,8 +156,9 @@ def run(
     tokens: Path,
     connections: int,
     duration_s: float,
+    method: str = "browse",
 ) -> LoadResult:
-    """Run the loop in a child process and return its result."""
+    """Run the loop (``method``: browse or health) in a child process; its result."""
     argv = [
         sys.executable,
         "-m",
@@ -143,6 +168,7 @@ def run(
         f"--tokens={tokens}",
         f"--connections={connections}",
         f"--duration={duration_s}",
+        f"--method={method}",
     ]
     done = subprocess.run(
         argv,
@@ -167,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=Path, help="file of user JWTs, one a line")
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--method", choices=METHODS, default="browse")
     args = parser.parse_args(argv)
     tokens = []
     if args.tokens is not None:
@@ -179,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
             tokens,
             args.connections,
             args.duration,
+            args.method,
         )
     )
     print(MARKER + json.dumps(result), flush=True)

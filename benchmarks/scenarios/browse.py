@@ -31,6 +31,7 @@ LABEL = {
     "healthz": "GET /healthz",
     "wanted": "GET …/wanted",
     "grpc": "gRPC Browse (board-sync)",
+    "grpc-health": "gRPC Health/Check (board-sync)",
 }
 WARMUP_S = 1.0
 
@@ -45,8 +46,13 @@ class Variant:
         return f"{self.kind}@{self.connections}"
 
 
+def middle(connections: tuple[int, ...]) -> int:
+    """The concurrency the throughput target is set at: 8, else the middle one."""
+    return 8 if 8 in connections else sorted(connections)[len(connections) // 2]
+
+
 def _runner(bench: Bench, variant: Variant) -> Callable[[float], LoadResult]:
-    if variant.kind == "grpc":
+    if variant.kind in ("grpc", "grpc-health"):
 
         def grpc_run(duration: float) -> LoadResult:
             return grpcload.run(
@@ -56,6 +62,7 @@ def _runner(bench: Bench, variant: Variant) -> Callable[[float], LoadResult]:
                 tokens=bench.tokens_file,
                 connections=variant.connections,
                 duration_s=duration,
+                method="health" if variant.kind == "grpc-health" else "browse",
             )
 
         return grpc_run
@@ -79,6 +86,8 @@ def _runner(bench: Bench, variant: Variant) -> Callable[[float], LoadResult]:
 def run(bench: Bench, options: Options) -> ScenarioResult:
     """Measure every variant ``options.rounds`` times, interleaved."""
     variants = [Variant(k, c) for k in KINDS for c in options.connections]
+    # The gRPC floor with the same Python client, at the middle concurrency only.
+    variants.append(Variant("grpc-health", middle(options.connections)))
     runners = {v.key: _runner(bench, v) for v in variants}
     for variant in variants:  # warm-up: connections, caches, JIT of nothing but habits
         runners[variant.key](WARMUP_S)
@@ -124,7 +133,7 @@ def rows_of(
     def per_round(fn: Callable[[dict[str, LoadResult]], float]) -> float:
         return median([fn(r) for r in rounds])
 
-    mid = 8 if 8 in options.connections else options.connections[len(options.connections) // 2]
+    mid = middle(options.connections)
     low = min(options.connections)
     rows += [
         Row(
@@ -153,6 +162,17 @@ def rows_of(
                 "what the gateway keeps of board-sync's own rate; the gRPC load is a Python"
                 " client (benchmarks/grpcload.py) sharing the 2 cores, so board-sync's own"
                 " rate is a lower bound"
+            ),
+        ),
+        Row(
+            scenario=SCENARIO,
+            measure=f"gRPC Browse / gRPC Health throughput, c={mid}",
+            value=per_round(lambda r: ratio(r[f"grpc@{mid}"].rps, r[f"grpc-health@{mid}"].rps)),
+            unit="x",
+            n=len(rounds),
+            note=(
+                "board-sync's Browse against the gRPC floor measured with the same client:"
+                " near 1 means the client, not Browse, limits the gRPC rows"
             ),
         ),
     ]
