@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,10 @@ def _header(meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected scenarios and print the table; 1 when a scenario failed."""
     parser = argparse.ArgumentParser(prog="benchmarks", description=__doc__.splitlines()[0])
@@ -120,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-sizes", help="idle wastelands per step (default 100,1000)")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench", help="results folder")
     args = parser.parse_args(argv)
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C: every process is stopped.
+    signal.signal(signal.SIGTERM, _terminated)
     selected = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in selected if s not in SCENARIOS]
     if unknown:

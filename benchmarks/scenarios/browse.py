@@ -14,12 +14,13 @@ within a round (same machine load on both sides) and the median of those is repo
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .. import grpcload, wrk
-from ..harness import Bench
+from ..harness import UPSTREAM, Bench
 from ..options import Options
 from ..report import Row, ScenarioResult, Target
 from ..stats import median, ratio
@@ -32,7 +33,12 @@ LABEL = {
     "wanted": "GET …/wanted",
     "grpc": "gRPC Browse (board-sync)",
     "grpc-health": "gRPC Health/Check (board-sync)",
+    "dolthub": "one DoltHub read (sandbox)",
 }
+# The open items, as a service without the board cache would read them per browse.
+OPEN_ITEMS_SQL = (
+    "SELECT * FROM wanted WHERE status = 'open' ORDER BY priority ASC, created_at DESC LIMIT 50"
+)
 WARMUP_S = 1.0
 
 
@@ -66,18 +72,23 @@ def _runner(bench: Bench, variant: Variant) -> Callable[[float], LoadResult]:
             )
 
         return grpc_run
-    path = (
-        "/healthz" if variant.kind == "healthz" else f"/v1/wastelands/{bench.wasteland_id}/wanted"
-    )
+    if variant.kind == "dolthub":
+        query = urllib.parse.urlencode({"q": OPEN_ITEMS_SQL})
+        url = f"{bench.cfg.dolthub_api_url}/{UPSTREAM}/main?{query}"
+    elif variant.kind == "healthz":
+        url = bench.gateway_url + "/healthz"
+    else:
+        url = bench.gateway_url + f"/v1/wastelands/{bench.wasteland_id}/wanted"
 
     def http_run(duration: float) -> LoadResult:
         return wrk.run(
             bench.wrk,
-            bench.gateway_url + path,
+            url,
             connections=variant.connections,
             duration_s=duration,
             script=bench.wrk_script,
-            tokens=bench.tokens_file,
+            # DoltHub reads of a public commons are anonymous (a JWT is no DoltHub token).
+            tokens=None if variant.kind == "dolthub" else bench.tokens_file,
         )
 
     return http_run
@@ -88,6 +99,8 @@ def run(bench: Bench, options: Options) -> ScenarioResult:
     variants = [Variant(k, c) for k in KINDS for c in options.connections]
     # The gRPC floor with the same Python client, at the middle concurrency only.
     variants.append(Variant("grpc-health", middle(options.connections)))
+    # What a service without the cache pays per read (one of Kilo's 7 + N), sequentially.
+    variants.append(Variant("dolthub", min(options.connections)))
     runners = {v.key: _runner(bench, v) for v in variants}
     for variant in variants:  # warm-up: connections, caches, JIT of nothing but habits
         runners[variant.key](WARMUP_S)
@@ -162,6 +175,18 @@ def rows_of(
                 "what the gateway keeps of board-sync's own rate; the gRPC load is a Python"
                 " client (benchmarks/grpcload.py) sharing the 2 cores, so board-sync's own"
                 " rate is a lower bound"
+            ),
+        ),
+        Row(
+            scenario=SCENARIO,
+            measure=f"wanted p50 / one DoltHub read p50, c={low}",
+            value=per_round(lambda r: ratio(r[f"wanted@{low}"].p50_ms, r[f"dolthub@{low}"].p50_ms)),
+            unit="x",
+            n=len(rounds),
+            note=(
+                "a whole browse from the cache against a single read of the open items from"
+                " the DoltHub sandbox on loopback; real DoltHub is an internet round trip,"
+                " and Kilo's browse waits on 7 + N such reads"
             ),
         ),
         Row(
