@@ -1,4 +1,5 @@
-"""Closed-loop gRPC load on board-sync's ``Browse``, in its own process.
+"""Closed-loop gRPC load on board-sync's ``Browse`` (or its health check, the gRPC floor
+with the same client), in its own process.
 
 No established gRPC load generator is packaged by Debian or PyPI (ghz is a Go program
 fetched from GitHub releases), so the direct-gRPC variant of the browse scenario uses
@@ -44,7 +45,7 @@ METHODS = ("browse", "health")
 def _caller(method: str, channel: grpc.aio.Channel, wasteland_id: str) -> Any:
     """An awaitable factory for one call of ``method`` on ``channel``."""
     if method == "health":
-        # The gRPC floor: the same client, channel and metadata, no work on the server.
+        # The gRPC floor: the same client, channel and metadata, no domain work behind it.
         health = health_pb2_grpc.HealthStub(channel)
         check = health_pb2.HealthCheckRequest(service="")
 
