@@ -13,10 +13,13 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 MEMBERS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml devtools/*/pyproject.toml)
 PY_DIRS := libs services devtools tests benchmarks
 
-.PHONY: help install run token test lint format typecheck proto proto-check unit pytest bench images clean wl
+K8S_TOOLS := .tools/k8s
+K8S_MODULES := tools/go/etcd tools/go/kwok tools/go/kubernetes
+
+.PHONY: help install run run-kubernetes token test lint format typecheck proto proto-check unit pytest bench images clean wl k8s-tools cluster-up cluster-down
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv .tools/uv
@@ -30,6 +33,19 @@ install: $(VENV)/.installed ## create .venv from uv.lock
 
 run: install ## start the whole system on embedded defaults (Ctrl-C stops it)
 	$(BIN)/devstack run
+
+run-kubernetes: install k8s-tools ## the whole system with RUNTIME=kubernetes on a throwaway control plane
+	$(BIN)/devstack run --runtime kubernetes
+
+k8s-tools: ## build (or take from the cache) etcd, kube-*, kubectl, kwok into .tools/k8s/bin
+	@if command -v go >/dev/null; then scripts/go-tools.sh $(K8S_TOOLS) $(K8S_MODULES); \
+	else echo "k8s-tools: Go is not installed; the Kubernetes tests will be skipped"; fi
+
+cluster-up: install k8s-tools ## start a throwaway control plane (.run/cluster/kubeconfig)
+	$(BIN)/devstack cluster up --dir .run/cluster
+
+cluster-down: install ## stop the control plane cluster-up started
+	$(BIN)/devstack cluster down --dir .run/cluster
 
 WL_API_URL ?= http://127.0.0.1:$(or $(DOLTHUB_SANDBOX_PORT),7355)/api/v1alpha1
 wl: install ## build the real wl v0.4.0 for a DoltHub API URL (default: the sandbox); prints its path
@@ -57,8 +73,8 @@ proto: install ## regenerate Python code from protos/
 proto-check: install ## fail when the committed generated code differs from protos/
 	scripts/gen_protos.sh --check
 
-pytest: install ## unit, integration and end-to-end tests
-	$(BIN)/pytest
+pytest: install k8s-tools ## unit, integration, Kubernetes and end-to-end tests (the image checks run in make images)
+	$(BIN)/pytest -m "not images"
 
 bench: install ## start the stack, run every scenario, print one table (.bench/*.json); BENCH_ARGS=--quick
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: real PostgreSQL, database URLs for both backends."""
+"""Fixtures shared by every test: real PostgreSQL, database URLs for both backends, the
+throwaway Kubernetes control plane and a namespace per Kubernetes test."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from devstack.cluster import Cluster as KubeCluster
 from hypothesis import HealthCheck, settings
 
+from tests.support import kube
 from tests.support.postgres import Cluster, find_bindir, running_cluster
 
 # The machines are 2-core and shared: input generation may be slow under load, and a
@@ -46,3 +49,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+pysqlite:///{tmp_path / 'test.db'}"
     cluster: Cluster = request.getfixturevalue("postgres_cluster")
     return cluster.create_database()
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    """One throwaway Kubernetes control plane for the session (skipped locally without
+    Go; required in CI)."""
+    with kube.session_cluster(tmp_path_factory.mktemp("kube")) as running:
+        yield running
+
+
+@pytest.fixture
+def kube_namespace(kube_cluster: KubeCluster) -> Iterator[str]:
+    """A fresh namespace enforcing Pod Security ``restricted``, with the workload
+    ServiceAccount, Secret and the executor's Role."""
+    with kube.fresh_namespace(kube_cluster) as name:
+        yield name

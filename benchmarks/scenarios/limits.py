@@ -52,7 +52,7 @@ def _combined(results: list[LoadResult]) -> dict[str, float]:
 
 def run(bench: Bench, options: Options) -> ScenarioResult:
     """Load both replicas with each route, ``options.rounds`` interleaved rounds."""
-    with gateway_replica(bench.cfg, free_port()) as second:
+    with gateway_replica(bench.cfg, "gateway-2", free_port()) as second:
         urls = [bench.gateway_url, second.url]
         wid = bench.wasteland_id
         paths = {

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import errors
 from wasteland_common.dolthub import DoltHubClient
 from wl_board_sync import metrics
-from wl_board_sync.events import EventHub
 from wl_board_sync.schedule import ScheduleConfig, Scheduler
 from wl_board_sync.store import TrackedWasteland
 from wl_board_sync.sync import Syncer, SyncResult
@@ -91,7 +90,7 @@ async def test_syncs_are_counted_by_outcome(sessions: sessionmaker[Session]) -> 
     with metrics.timed_sync():
         pass
     async with DoltHubClient("http://127.0.0.1:9/api/v1alpha1") as client:
-        syncer = Syncer(sessions, client, EventHub(), clock=FakeClock())
+        syncer = Syncer(sessions, client, clock=FakeClock())
         with pytest.raises(errors.NotFound):
             await syncer.sync("wl-untracked", force=False)
     assert sample("wasteland_board_syncs_total", outcome="ok") == ok + 1

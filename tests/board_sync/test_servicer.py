@@ -22,7 +22,7 @@ from wasteland.v1 import board_pb2, board_pb2_grpc
 from wasteland_common.auth import mint_user_token
 from wasteland_common.dolthub import DoltHubClient, RetryPolicy
 from wasteland_common.grpc_client import ServiceCredentials
-from wl_board_sync.events import BoardChange
+from wl_board_sync.events import BoardChange, append_board_changes
 from wl_board_sync.pending import PendingChange
 from wl_board_sync.server import BoardApp, BoardSettings, build_app, start_app
 from wl_board_sync.store import TrackedWasteland
@@ -302,13 +302,16 @@ async def test_watch_board_streams_changes_of_one_wasteland(running: Running) ->
         board_pb2.WatchBoardRequest(wasteland_id="wl-1"), metadata=meta("gateway"), timeout=TIMEOUT
     )
     await call.initial_metadata()  # the subscription exists from here on
-    running.app.events.publish(
-        [
-            BoardChange("wl-2", "w-9", "claimed", T0),
-            BoardChange("wl-1", "w-1", "claimed", T0),
-            BoardChange("wl-1", "w-3", "in_review", T0),
-        ]
-    )
+    with running.app.sessions.begin() as session:
+        append_board_changes(
+            session,
+            [
+                BoardChange("wl-2", "w-9", "claimed", T0),
+                BoardChange("wl-1", "w-1", "claimed", T0),
+                BoardChange("wl-1", "w-3", "in_review", T0),
+            ],
+        )
+    running.app.feed.wake()
     first = await asyncio.wait_for(call.read(), TIMEOUT)
     second = await asyncio.wait_for(call.read(), TIMEOUT)
     assert [(e.wasteland_id, e.wanted_id, e.status) for e in (first, second)] == [
@@ -322,3 +325,48 @@ async def test_watch_board_streams_changes_of_one_wasteland(running: Running) ->
     with pytest.raises(grpc.aio.AioRpcError) as exc:
         await missing.read()
     assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_inbox_rpcs_check_the_caller_and_the_request(running: Running) -> None:
+    seed(running)
+    listing = board_pb2.ListPullsRequest(wasteland_id="wl-1")
+    user = mint_user_token("u1", secret=USER_SECRET)
+    for metadata in ((), [("authorization", f"Bearer {user}")]):
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await running.stub.ListPulls(listing, metadata=metadata, timeout=TIMEOUT)
+        assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    bad = [
+        (running.stub.ListPulls, board_pb2.ListPullsRequest(wasteland_id="wl-1", state=9), "state"),
+        (
+            running.stub.ListPulls,
+            board_pb2.ListPullsRequest(wasteland_id="wl-1", page_token="zz"),
+            "page_token",
+        ),
+        (
+            running.stub.ListPulls,
+            board_pb2.ListPullsRequest(wasteland_id="wl-1", page_size=500),
+            "page_size",
+        ),
+        (
+            running.stub.GetPull,
+            board_pb2.GetPullRequest(wasteland_id="wl-1", pull_id="x"),
+            "pull_id",
+        ),
+    ]
+    for method, request, field in bad:
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await method(request, metadata=meta("gateway"), timeout=TIMEOUT)
+        assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT, field
+        (violation,) = details(exc.value)
+        assert [v.field for v in violation.field_violations] == [field]
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await running.stub.ListPulls(
+            board_pb2.ListPullsRequest(wasteland_id="nope"),
+            metadata=meta("gateway"),
+            timeout=TIMEOUT,
+        )
+    assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+    # DoltHub is unreachable here: the inbox says so (503 at the gateway), nothing cached.
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await running.stub.ListPulls(listing, metadata=meta("gateway"), timeout=TIMEOUT)
+    assert exc.value.code() == grpc.StatusCode.UNAVAILABLE

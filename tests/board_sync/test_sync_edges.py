@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import db, dolthub
 from wasteland_common.dolthub import DoltHubClient, RetryPolicy
 from wasteland_common.errors import NotFound
-from wl_board_sync import board
-from wl_board_sync.events import EventHub
+from wl_board_sync import board, events
 from wl_board_sync.server import MIGRATIONS
 from wl_board_sync.store import CachedWanted, TrackedWasteland
 from wl_board_sync.sync import Syncer
@@ -128,7 +127,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     with sessions.begin() as session:
         track(session, "wl-1", Upstream("hop", "wl-commons"), None, clock())
     try:
-        yield Env(fake, Syncer(sessions, client, EventHub(), clock=clock), sessions, clock)
+        yield Env(fake, Syncer(sessions, client, clock=clock), sessions, clock)
     finally:
         await http.aclose()
         engine.dispose()
@@ -204,10 +203,10 @@ async def test_pulls_that_cannot_be_listed_keep_the_overlay(env: Env) -> None:
     result = await env.syncer.sync("wl-1", force=True)
     assert result.changes == ()
     assert shown(env) == {"w-1": ("claimed", "alice")}
-    # Once listable again, a closed pull request drops the overlay.
+    # Once listable again, a closed pull request drops the overlay at the next refresh.
     env.fake.pulls_status = 200
     env.fake.pulls["1"]["state"] = "closed"
-    result = await env.syncer.sync("wl-1", force=False)
+    result = await env.syncer.sync("wl-1", force=True)
     assert [(c.wanted_id, c.status) for c in result.changes] == [("w-1", "open")]
 
 
@@ -279,6 +278,38 @@ async def test_dolthub_down_keeps_the_cache_and_records_the_error(env: Env) -> N
         assert state is not None
         assert state.last_error is None
         assert state.synced_at == env.clock()
+
+
+async def test_an_outage_logs_sync_failed_once_and_status_changes_as_board_events(
+    env: Env,
+) -> None:
+    env.fake.tables["wanted"] = [item("w-1"), item("w-2")]
+    await env.syncer.sync("wl-1", force=False)
+    env.fake.down = True
+    for _ in range(3):  # a scheduled poll and its retries: one outage
+        env.clock.advance(60)
+        with pytest.raises(dolthub.Unavailable):
+            await env.syncer.sync("wl-1", force=True)
+    env.fake.down = False
+    env.fake.tables["wanted"] = [item("w-1", status="claimed", claimed_by="bob"), item("w-2")]
+    env.fake.head = "h2"
+    await env.syncer.sync("wl-1", force=True)
+    env.fake.down = True
+    with pytest.raises(dolthub.Unavailable):
+        await env.syncer.sync("wl-1", force=True)  # a second outage
+    with env.sessions() as session:
+        log = events.read_after(session, 0, ["wl-1"], 100)
+    assert [(e.category, e.kind or e.status, e.wanted_id) for e in log] == [
+        ("board", "open", "w-1"),
+        ("board", "open", "w-2"),
+        ("activity", "sync_failed", None),
+        ("board", "claimed", "w-1"),
+        ("activity", "sync_failed", None),
+    ]
+    failed = log[2]
+    assert failed.actor == "service:board-sync"
+    assert "hop/wl-commons" in failed.detail
+    assert "503" in failed.detail
 
 
 async def test_a_missing_commons_is_a_failed_precondition(env: Env) -> None:

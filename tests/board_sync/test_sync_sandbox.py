@@ -29,7 +29,7 @@ from wasteland_common.dolthub import DoltHubClient, PollPolicy, RetryPolicy, quo
 from wasteland_common.grpc_client import ServiceCredentials
 from wl_board_sync import board
 from wl_board_sync.board import BrowseQuery, Freshness
-from wl_board_sync.events import EventHub
+from wl_board_sync.feed import EventFeed
 from wl_board_sync.server import MIGRATIONS, BoardSettings, build_app, start_app
 from wl_board_sync.store import CachedWanted
 from wl_board_sync.sync import Syncer
@@ -79,7 +79,7 @@ class Env:
     hop: DoltHubClient
     alice: DoltHubClient
     syncer: Syncer
-    events: EventHub
+    feed: EventFeed
     recorder: Recorder
     clock: FakeClock
     wasteland_id: str
@@ -94,9 +94,10 @@ async def env(sandbox: Proc, tmp_path: Path) -> AsyncIterator[Env]:
     http = httpx.AsyncClient(timeout=30.0, event_hooks={"request": [recorder.hook]})
     client = DoltHubClient(api_url(sandbox), http=http, retry=FAST_RETRY, poll=FAST_POLL)
     writer = DoltHubClient(api_url(sandbox), retry=FAST_RETRY, poll=FAST_POLL)
-    events = EventHub()
+    feed = EventFeed(sessions)
+    feeding = asyncio.create_task(feed.run())
     clock = FakeClock()
-    syncer = Syncer(sessions, client, events, clock=clock)
+    syncer = Syncer(sessions, client, clock=clock, on_logged=feed.wake)
     wasteland_id = f"wl-{uuid.uuid4().hex[:8]}"
     with sessions.begin() as session:
         track(session, wasteland_id, UPSTREAM, None, clock())
@@ -107,12 +108,14 @@ async def env(sandbox: Proc, tmp_path: Path) -> AsyncIterator[Env]:
             writer.with_token(HOP_TOKEN),
             writer.with_token(ALICE_TOKEN),
             syncer,
-            events,
+            feed,
             recorder,
             clock,
             wasteland_id,
         )
     finally:
+        feed.close()
+        await feeding
         await http.aclose()
         await writer.aclose()
         engine.dispose()
@@ -165,6 +168,7 @@ async def test_first_sync_fills_the_cache_and_an_unchanged_head_reads_only_the_h
     assert second.changes == ()
     assert env.recorder.table_reads() == []
     assert len(env.recorder.head_reads()) == 1
+    assert len(env.recorder.requests) == 1  # an idle poll is one head read, nothing else
     with env.sessions() as session:
         page = board.browse(
             session, BrowseQuery(env.wasteland_id), now=env.clock(), freshness=Freshness(300)
@@ -175,7 +179,7 @@ async def test_first_sync_fills_the_cache_and_an_unchanged_head_reads_only_the_h
 async def test_an_upstream_write_shows_after_a_refresh_with_an_event(env: Env) -> None:
     await env.syncer.sync(env.wasteland_id, force=False)
     target = (await upstream_ids(env.client, "open"))[0]
-    with env.events.subscribe(env.wasteland_id) as subscription:
+    async with env.feed.subscribe(env.wasteland_id) as subscription:
         result = await env.hop.write(
             "hop",
             "wl-commons",
@@ -239,8 +243,9 @@ async def test_a_claim_in_an_open_pull_request_shows_as_claimed(env: Env) -> Non
         from_branch=branch,
     )
     try:
-        with env.events.subscribe(env.wasteland_id) as subscription:
-            result = await env.syncer.sync(env.wasteland_id, force=False)
+        # The refresh after an action (forced): pull requests are read.
+        async with env.feed.subscribe(env.wasteland_id) as subscription:
+            result = await env.syncer.sync(env.wasteland_id, force=True)
             event = await asyncio.wait_for(subscription.next(), TIMEOUT)
         assert not result.tables_read  # the head did not move; only the overlay did
         assert result.changed
@@ -258,8 +263,8 @@ async def test_a_claim_in_an_open_pull_request_shows_as_claimed(env: Env) -> Non
         assert target in browse_ids(env, rig_handle="alice")
     finally:
         await env.alice.close_pull("hop", "wl-commons", pull_id)
-    with env.events.subscribe(env.wasteland_id) as subscription:
-        await env.syncer.sync(env.wasteland_id, force=False)
+    async with env.feed.subscribe(env.wasteland_id) as subscription:
+        await env.syncer.sync(env.wasteland_id, force=True)
         event = await asyncio.wait_for(subscription.next(), TIMEOUT)
     assert event is not None
     assert (event.wanted_id, event.status) == (target, "open")

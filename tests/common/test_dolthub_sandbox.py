@@ -25,6 +25,8 @@ from wasteland_common.dolthub import (
     Unavailable,
     WriteResult,
     bind,
+    diffs,
+    pulls,
 )
 
 from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, HOP_TOKEN, start_sandbox
@@ -284,6 +286,50 @@ async def test_pull_merge_by_the_upstream_owner(
     assert await wanted_title(hop, "hop", "main", item) is not None
     assert await hop.head_commit(*UPSTREAM) != head_before
     await hop.merge_pull(*UPSTREAM, pull_id)  # merging again is a no-op success
+
+
+async def test_a_branch_range_reads_what_the_branch_did_since_it_left_main(
+    alice: DoltHubClient,
+) -> None:
+    """`main...branch` between commit hashes: the branch's own changes, also after the
+    fork's main moved on (a two-dot diff would show main's newer commits reversed)."""
+    await alice.fork(*UPSTREAM, "alice")
+    branch, item = unique("wl/alice/w"), unique("w-range")
+    await insert_wanted(alice, "alice", branch, item, "ranged")
+    # main moves on after the branch was cut.
+    await insert_wanted(alice, "alice", "main", unique("w-later"), "later", from_branch="main")
+    heads = await diffs.branch_heads(alice, "alice", "wl-commons", ["main", branch, "nope"])
+    assert set(heads) == {"main", branch}
+    ranged = diffs.DiffRange(heads["main"], heads[branch])
+    changes = await diffs.range_changes(alice, "alice", "wl-commons", ranged)
+    assert changes is not None
+    assert [(c.table, c.kind, c.key) for c in changes] == [("wanted", "added", item)]
+    assert changes[0].after["title"] == "ranged"
+    two_dot = diffs.changes(
+        await diffs.read_diff(
+            alice, "alice", "wl-commons", from_ref="main", to_ref=branch, at_ref="main"
+        )
+    )
+    assert len(two_dot) == 2  # what the branch added, and main's newer row "removed"
+
+    # The pull request's range, found with one branch read per source database.
+    pull_id = await alice.create_pull(
+        *UPSTREAM, title="ranged", description="", from_owner="alice", from_db="wl-commons",
+        from_branch=branch,
+    )  # fmt: skip
+    pull = await alice.get_pull(*UPSTREAM, pull_id)
+    ranges = await pulls.pull_ranges(alice, *UPSTREAM, [pull])
+    assert ranges == {pull_id: ranged}
+    await alice.delete_branch("alice", "wl-commons", branch)
+    assert await pulls.pull_ranges(alice, *UPSTREAM, [pull]) == {pull_id: None}
+
+    # Rows by key, past the sandbox's row limit of 3.
+    ids = [f"w-demo-00{n}" for n in range(1, 8)]
+    rows = await diffs.read_rows(alice, *UPSTREAM, "wanted", [*ids, "w-missing"])
+    assert sorted(rows) == ids
+    rigs = await diffs.read_rows(alice, *UPSTREAM, "rigs", ["scav-otto"])
+    assert rigs["scav-otto"]["handle"] == "scav-otto"
+    await alice.close_pull(*UPSTREAM, pull_id)
 
 
 # --------------------------------------------------------------------------- faults

@@ -17,6 +17,8 @@ def test_words_drop_prefix_and_unspecified() -> None:
         common_pb2.OPERATION_KIND_CLOSE: "close",
         common_pb2.OPERATION_KIND_SYNC: "sync",
         common_pb2.OPERATION_KIND_REGISTER_TOWN: "register_town",
+        common_pb2.OPERATION_KIND_MERGE_PULL: "merge_pull",
+        common_pb2.OPERATION_KIND_CLOSE_PULL: "close_pull",
     }
     assert enums.word(common_pb2.Visibility, common_pb2.VISIBILITY_PRIVATE) == "private"
     assert enums.word(common_pb2.Visibility, common_pb2.VISIBILITY_UNSPECIFIED) is None

@@ -126,6 +126,20 @@ def test_create_connect_browse_claim(stack: Stack) -> None:
     assert second.json()["error"]["code"] == "ABORTED"
     assert "already claimed" in second.json()["error"]["message"]
 
+    # The activity log has every step with its actor (a refused claim is not a step).
+    log = api.get(f"/v1/wastelands/{wid}/activity", headers=bob)
+    assert log.status_code == 200, log.text
+    assert [(e["kind"], e["actor"]) for e in reversed(log.json()["events"])] == [
+        ("created", "alice"),
+        ("credential_connected", "alice"),
+        ("woke", "alice"),
+        ("rig_registered", "alice"),
+        ("claimed", "alice"),
+        ("member_added", "bob"),
+        ("credential_connected", "bob"),
+    ]
+    assert log.json()["events"][2]["request_id"] == claim.headers["X-Request-Id"]
+
     # Another user's private wasteland does not exist for bob.
     private = api.post(
         "/v1/wastelands",

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import grpc
 from wasteland.v1 import (
+    activity_pb2,
+    activity_pb2_grpc,
     board_pb2,
     board_pb2_grpc,
     common_pb2,
@@ -22,7 +25,7 @@ from wasteland.v1 import (
 )
 from wasteland_common import errors
 from wasteland_common.auth import Authenticator
-from wl_executor.runtime import Endpoint
+from wl_executor.runtime import Endpoint, Workload
 
 JWT_SECRET = "user-secret-for-executor-tests-0123456789"
 SERVICE_SECRET = "service-secret-for-executor-tests-0123456789"
@@ -46,6 +49,8 @@ class RegistryState:
     registered: set[tuple[str, str]] = field(default_factory=set)
     recorded_rigs: list[tuple[str, str, str]] = field(default_factory=list)
     authorize_calls: int = 0
+    # wasteland_id -> its upstream credential's token
+    upstream_tokens: dict[str, str] = field(default_factory=dict)
 
 
 class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[misc]
@@ -79,6 +84,10 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
         self.state.authorize_calls += 1
         wasteland = self._wasteland(request.wasteland_id, user.user_id)
         credential = self.state.credentials.get((request.wasteland_id, user.user_id))
+        upstream_token = self.state.upstream_tokens.get(request.wasteland_id, "")
+        pull_kinds = (common_pb2.OPERATION_KIND_MERGE_PULL, common_pb2.OPERATION_KIND_CLOSE_PULL)
+        if credential is None and request.kind in pull_kinds and upstream_token:
+            credential = ("", "", "")
         if credential is None:
             raise errors.FailedPrecondition("connect DoltHub first")
         token, org, rig = credential
@@ -90,6 +99,7 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
             dolthub_org=org,
             dolthub_token=token,
             rig_registered=(request.wasteland_id, user.user_id) in self.state.registered,
+            upstream_token=upstream_token,
         )
 
     async def RecordRig(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -106,6 +116,25 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
 class BoardState:
     refreshed: list[str] = field(default_factory=list)
     fail: bool = False
+    # Activities recorded through ActivityService, in arrival order.
+    activities: list[Any] = field(default_factory=list)
+
+
+class FakeActivity(activity_pb2_grpc.ActivityServiceServicer):  # type: ignore[misc]
+    """board-sync's activity log: keeps each event id once."""
+
+    def __init__(self, state: BoardState) -> None:
+        self.state = state
+        self.auth = authenticator()
+
+    async def RecordActivity(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self.auth.identify(context.invocation_metadata()).require_service("executor")
+        known = {a.event_id for a in self.state.activities}
+        if request.activity.event_id not in known:
+            self.state.activities.append(request.activity)
+        return activity_pb2.RecordActivityResponse(
+            activity=request.activity, recorded=request.activity.event_id not in known
+        )
 
 
 class FakeBoard(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
@@ -131,6 +160,8 @@ class ControlState:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     taken: set[str] = field(default_factory=set)
     raise_code: dict[str, errors.DomainError] = field(default_factory=dict)
+    # The upstream pull request a successful action reports (empty: none).
+    pull_request_url: str = ""
 
 
 class FakeControl(control_pb2_grpc.ControlServiceServicer):  # type: ignore[misc]
@@ -166,6 +197,7 @@ class FakeControl(control_pb2_grpc.ControlServiceServicer):  # type: ignore[misc
                 wanted_id=request.wanted_id,
                 branch=f"wl/{rig}/{request.wanted_id}",
                 rig_handle=rig if request.kind == common_pb2.OPERATION_KIND_JOIN else "",
+                pull_request_url=self.state.pull_request_url,
             )
         return control_pb2.RunOperationResponse(result=result)
 
@@ -178,12 +210,17 @@ class FakeControl(control_pb2_grpc.ControlServiceServicer):  # type: ignore[misc
 class FakeRuntime:
     """Runtime whose every workload is the one in-process fake control server."""
 
+    name = "fake"
+    outlives_executor = False
+
     def __init__(self, control_port: int) -> None:
         self.port = control_port
         self.alive: dict[str, Endpoint] = {}
         self.starts = 0
         self.fail_start = False
         self.unhealthy: set[str] = set()
+        # When the unhealthy workloads started (re)starting; None: long ago.
+        self.unready_since: datetime | None = None
 
     async def ensure_running(self, wasteland_id: str, upstream: str) -> Endpoint:
         if wasteland_id in self.alive:
@@ -206,6 +243,14 @@ class FakeRuntime:
 
     def running(self) -> list[str]:
         return sorted(self.alive)
+
+    async def observe(self) -> dict[str, Workload]:
+        return {
+            w: Workload(wasteland_id=w, ready=e, unready_since=None)
+            if w not in self.unhealthy
+            else Workload(wasteland_id=w, ready=None, unready_since=self.unready_since)
+            for w, e in self.alive.items()
+        }
 
     async def shutdown(self) -> None:
         self.alive.clear()

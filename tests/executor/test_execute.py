@@ -16,6 +16,8 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from wasteland.v1 import (
+    activity_pb2,
+    activity_pb2_grpc,
     board_pb2_grpc,
     common_pb2,
     control_pb2_grpc,
@@ -34,6 +36,7 @@ from .fakes import (
     TOKEN,
     BoardState,
     ControlState,
+    FakeActivity,
     FakeBoard,
     FakeControl,
     FakeRegistry,
@@ -62,10 +65,11 @@ class World:
         token = mint_user_token(user, secret=JWT_SECRET, is_admin=admin) if user else None
         return ServiceCredentials(service, SERVICE_SECRET).metadata(token)
 
-    async def execute(self, user: str = "alice", **fields: Any) -> Any:
+    async def execute(self, user: str = "alice", request_id: str = "", **fields: Any) -> Any:
         fields.setdefault("wasteland_id", "w1")
+        metadata = [*self.md(user), *([("x-request-id", request_id)] if request_id else [])]
         reply = await self.executor.Execute(
-            executor_pb2.ExecuteRequest(**fields), metadata=self.md(user), timeout=30
+            executor_pb2.ExecuteRequest(**fields), metadata=metadata, timeout=30
         )
         return reply.result
 
@@ -105,7 +109,10 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             "wasteland.v1.RegistryService",
         ),
         await _serve(
-            lambda s: board_pb2_grpc.add_BoardServiceServicer_to_server(FakeBoard(board), s),
+            lambda s: (
+                board_pb2_grpc.add_BoardServiceServicer_to_server(FakeBoard(board), s),
+                activity_pb2_grpc.add_ActivityServiceServicer_to_server(FakeActivity(board), s),
+            ),
             "wasteland.v1.BoardService",
         ),
         await _serve(
@@ -357,6 +364,54 @@ async def test_join_records_the_new_rig(world: World) -> None:
     assert len(world.registry.recorded_rigs) == 1
 
 
+# --- the activity log ---------------------------------------------------------------------
+
+
+async def test_actions_are_recorded_with_their_actor_request_id_and_pull_request(
+    world: World,
+) -> None:
+    world.control.pull_request_url = "https://www.dolthub.com/repositories/hop/wl-commons/pulls/7"
+    claimed = await world.execute(
+        kind=CLAIM, wanted_id="w-1", idempotency_key="k-1", request_id="req-claim"
+    )
+    # A repeat answered from the idempotency store records nothing again.
+    await world.execute(kind=CLAIM, wanted_id="w-1", idempotency_key="k-1", request_id="req-2")
+    world.registry.credentials[("w2", "alice")] = (TOKEN, "alice", "alice-w2")
+    await world.execute(
+        wasteland_id="w2", kind=common_pb2.OPERATION_KIND_JOIN, request_id="req-join"
+    )
+    await world.execute(kind=common_pb2.OPERATION_KIND_SYNC, request_id="req-sync")
+    await world.execute(
+        kind=common_pb2.OPERATION_KIND_DONE,
+        wanted_id="w-1",
+        args=common_pb2.OperationArgs(evidence="https://example.com/pr/1"),
+        request_id="req-done",
+    )
+    K = activity_pb2
+    assert [(a.wasteland_id, a.kind, a.actor, a.request_id) for a in world.board.activities] == [
+        ("w1", K.ACTIVITY_KIND_WOKE, "alice", "req-claim"),
+        ("w1", K.ACTIVITY_KIND_CLAIMED, "alice", "req-claim"),
+        ("w2", K.ACTIVITY_KIND_WOKE, "alice", "req-join"),
+        ("w2", K.ACTIVITY_KIND_RIG_REGISTERED, "alice", "req-join"),
+        ("w1", K.ACTIVITY_KIND_FORK_SYNCED, "alice", "req-sync"),
+        ("w1", K.ACTIVITY_KIND_DONE, "alice", "req-done"),
+    ]
+    claim = world.board.activities[1]
+    assert (claim.wanted_id, claim.pull_id) == ("w-1", "7")
+    assert claim.event_id == f"{claimed.operation_id}:claimed"
+    assert world.board.activities[3].detail == "registered the rig alice-w2"
+    assert world.board.activities[4].detail == "checked their fork: already up to date"
+    assert world.board.activities[5].detail == "marked w-1 done (evidence https://example.com/pr/1)"
+    assert all(TOKEN not in str(a) for a in world.board.activities)
+
+
+async def test_a_failed_action_records_nothing_but_the_wake(world: World) -> None:
+    world.control.taken.add("w-9")
+    with pytest.raises(grpc.aio.AioRpcError):
+        await world.execute(kind=CLAIM, wanted_id="w-9")
+    assert [a.kind for a in world.board.activities] == [activity_pb2.ACTIVITY_KIND_WOKE]
+
+
 # --- identity and validation -------------------------------------------------------------
 
 
@@ -427,6 +482,15 @@ async def test_wake_get_and_stop_runtime(world: World) -> None:
     )
     assert stopped.runtime.state == common_pb2.RUNTIME_STATE_SLEEPING
     assert world.runtime.running() == []
+    # Woken by alice's request, stopped by a service (no user): both in the log.
+    assert [(a.kind, a.actor, a.detail) for a in world.board.activities] == [
+        (activity_pb2.ACTIVITY_KIND_WOKE, "alice", "the workload woke up"),
+        (
+            activity_pb2.ACTIVITY_KIND_SLEPT,
+            "service:executor",
+            "the workload went to sleep (stopped on request)",
+        ),
+    ]
 
 
 async def test_a_site_admin_reads_the_runtime_but_never_wakes_it(world: World) -> None:
@@ -479,3 +543,39 @@ async def test_token_never_reaches_logs_or_the_database(
     assert files
     for path in files:
         assert TOKEN.encode() not in path.read_bytes(), path.name
+
+
+async def test_pull_decisions_name_a_pull_request_and_may_use_the_upstream_credential(
+    world: World,
+) -> None:
+    merge = common_pb2.OPERATION_KIND_MERGE_PULL
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await world.execute(kind=merge)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "args.pull_id" in (bad.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await world.execute(kind=merge, wanted_id="w-1", args=common_pb2.OperationArgs(pull_id="7"))
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    merged = await world.execute(
+        kind=merge, args=common_pb2.OperationArgs(pull_id="7", confirm=True)
+    )
+    assert merged.status == common_pb2.OPERATION_STATUS_SUCCEEDED
+    assert merged.kind == merge
+    sent = world.control.calls[-1]
+    assert (sent.kind, sent.args.pull_id, sent.args.confirm) == (merge, "7", True)
+    assert world.board.refreshed == ["w1"]  # the board shows the merge at once
+    assert (await world.operation(merged.operation_id)).kind == merge  # stored
+
+    # A maintainer without a credential of their own: only with an upstream credential.
+    world.registry.members["w1"]["carol"] = common_pb2.MEMBER_ROLE_MAINTAINER
+    close = common_pb2.OPERATION_KIND_CLOSE_PULL
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await world.execute("carol", kind=close, args=common_pb2.OperationArgs(pull_id="8"))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    world.registry.upstream_tokens["w1"] = "upstream-token-1234"
+    closed = await world.execute("carol", kind=close, args=common_pb2.OperationArgs(pull_id="8"))
+    assert closed.status == common_pb2.OPERATION_STATUS_SUCCEEDED
+    sent = world.control.calls[-1]
+    assert sent.credential.dolthub_token == ""
+    assert sent.upstream_credential.dolthub_token == "upstream-token-1234"

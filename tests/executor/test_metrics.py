@@ -48,7 +48,7 @@ async def deps(
     yield (
         ExecutorDeps(
             sessions=sessions,
-            runtime=runtime,  # type: ignore[arg-type]
+            runtime=runtime,
             peers=peers,
             limits=Limits(max_instances=1),
             clock=clock,

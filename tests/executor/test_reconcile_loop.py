@@ -13,6 +13,9 @@ from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wl_executor import reconcile, store
 from wl_executor.clients import Peers
 from wl_executor.deps import ExecutorDeps, Limits
+from wl_executor.runtime import Endpoint
+
+from tests.support.activity import CollectingActivity
 
 from .conftest import FakeClock
 from .fakes import FakeRuntime
@@ -35,6 +38,7 @@ async def deps(sessions: sessionmaker[Session], clock: FakeClock) -> AsyncIterat
         peers=peers,
         limits=Limits(sleep_after_seconds=1800, max_instances=2),
         clock=clock,
+        activity=CollectingActivity(service="executor"),
     )
     yield built
     await peers.close()
@@ -63,6 +67,13 @@ async def test_idle_workloads_go_to_sleep(
     assert runtime_of(deps).running() == ["recent"]
     assert state(tx, "idle") == "sleeping"
     assert state(tx, "recent") == "running"
+    assert isinstance(deps.activity, CollectingActivity)
+    assert [(r.wasteland_id, r.kind, r.actor) for r in deps.activity.records] == [
+        ("idle", "woke", "service:executor"),
+        ("recent", "woke", "service:executor"),
+        ("idle", "slept", "service:executor"),
+    ]
+    assert deps.activity.records[-1].detail == "the workload went to sleep (idle)"
 
 
 async def test_wake_at_the_cap_puts_the_least_recently_used_to_sleep(
@@ -171,3 +182,69 @@ async def test_concurrent_wakes_never_exceed_the_cap(
     assert len(outcomes) - len(refused) >= 2
     assert len(runtime_of(deps).running()) <= 2
     assert tx(store.count_runtimes, ("running", "starting")) <= 2
+
+
+async def test_a_replaced_instance_is_recorded_without_counting_as_activity(
+    deps: ExecutorDeps, clock: FakeClock, tx: Callable[..., Any]
+) -> None:
+    first = await reconcile.wake(deps, "a", UPSTREAM)
+    woke_at = tx(store.get_runtime, "a").last_activity_at
+    clock.advance(60)
+    # The runtime re-created the workload by itself (a pod the cluster replaced).
+    runtime_of(deps).alive["a"] = Endpoint("127.0.0.1", 9, "fake-a-replacement")
+
+    await reconcile.reconcile_once(deps)
+
+    record = tx(store.get_runtime, "a")
+    assert record.state == "running"
+    assert record.instance_id == "fake-a-replacement" != first.instance_id
+    assert record.started_at == clock()
+    assert record.last_activity_at == woke_at
+
+
+async def test_workloads_that_outlive_the_executor_are_adopted_and_the_cap_holds(
+    deps: ExecutorDeps, clock: FakeClock, tx: Callable[..., Any]
+) -> None:
+    runtime = runtime_of(deps)
+    runtime.outlives_executor = True
+    for wasteland_id in ("a", "b", "c"):  # awake, unknown to this database
+        await runtime.ensure_running(wasteland_id, UPSTREAM)
+
+    await reconcile.reconcile_once(deps)
+
+    # All three adopted; the cap (2) then put one to sleep.
+    assert len(runtime.running()) == 2
+    assert tx(store.count_runtimes, ("running",)) == 2
+    assert sorted(r.state for r in tx(store.list_runtimes)) == ["running", "running", "sleeping"]
+
+
+async def test_operations_abandoned_by_a_dead_replica_are_failed(
+    deps: ExecutorDeps, clock: FakeClock, tx: Callable[..., Any]
+) -> None:
+    runtime_of(deps).outlives_executor = True
+    tx(store.insert_operation, op("op-old", clock, wasteland_id="a"))
+    clock.advance(deps.limits.operation_timeout_seconds + deps.limits.start_timeout_seconds + 1)
+    tx(store.insert_operation, op("op-new", clock, wasteland_id="a"))
+
+    await reconcile.reconcile_once(deps)
+
+    old, new = tx(store.get_operation, "op-old"), tx(store.get_operation, "op-new")
+    assert (old.status, new.status) == ("failed", "running")
+    assert "outcome is unknown" in old.result
+
+
+async def test_a_workload_not_answering_within_its_start_bound_is_left_alone(
+    deps: ExecutorDeps, clock: FakeClock, tx: Callable[..., Any]
+) -> None:
+    await reconcile.wake(deps, "a", UPSTREAM)
+    runtime = runtime_of(deps)
+    runtime.unhealthy.add("a")
+    runtime.unready_since = clock()
+
+    await reconcile.reconcile_once(deps)
+    assert state(tx, "a") == "running"
+
+    clock.advance(deps.limits.start_timeout_seconds)
+    await reconcile.reconcile_once(deps)
+    assert state(tx, "a") == "failed"
+    assert runtime.running() == []

@@ -9,6 +9,7 @@ into the next call of a method.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from wasteland.v1 import (
+    activity_pb2,
+    activity_pb2_grpc,
     board_pb2,
     board_pb2_grpc,
     common_pb2,
@@ -408,6 +411,57 @@ BOARD = [
 ]
 
 
+def pull(
+    pull_id: str,
+    kind: str,
+    *,
+    wanted_id: str = "",
+    author_rig: str = "bob",
+    state: str = "open",
+    warnings: tuple[tuple[str, str], ...] = (),
+    stamp_subjects: tuple[str, ...] = (),
+) -> Any:
+    """A Pull as board-sync answers it, with one row change."""
+    return board_pb2.Pull(
+        pull_id=pull_id,
+        title=f"[wl] {wanted_id or author_rig}",
+        state="PULL_STATE_" + state.upper(),
+        kind="PULL_KIND_" + kind.upper(),
+        wanted_id=wanted_id,
+        author_rig=author_rig,
+        from_branch=f"wl/{author_rig}/{wanted_id}" if wanted_id else f"wl/register/{author_rig}",
+        created_at=ts(),
+        mergeable=state == "open",
+        url=f"https://www.dolthub.com/repositories/hop/wl-commons/pulls/{pull_id}",
+        warnings=[board_pb2.PullWarning(code=c, message=m) for c, m in warnings],
+        from_owner=author_rig,
+        author=author_rig,
+        stamp_subjects=list(stamp_subjects),
+        changes=[
+            board_pb2.PullChange(
+                table="wanted",
+                key=wanted_id,
+                kind="modified",
+                before_json=json.dumps({"id": wanted_id, "status": "open", "claimed_by": None}),
+                after_json=json.dumps({"id": wanted_id, "status": "claimed", "claimed_by": "bob"}),
+            )
+        ]
+        if wanted_id
+        else [],
+    )
+
+
+# Special pull requests: 12 stamps alice's work, 13 carries a warning, 14 stays RUNNING.
+PULLS = [
+    pull("10", "registration"),
+    pull("11", "claim", wanted_id="w-1"),
+    pull("12", "accept", wanted_id="w-3", author_rig="hop", stamp_subjects=("alice",)),
+    pull("13", "done", wanted_id="w-2", warnings=(("done_not_by_claimer", "bob is not carol"),)),
+    pull("14", "claim", wanted_id="w-4"),
+    pull("9", "post", wanted_id="w-9", state="merged"),
+]
+
+
 class FakeBoard(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
     def __init__(self, registry: FakeRegistry) -> None:
         self.common = Common()
@@ -415,6 +469,36 @@ class FakeBoard(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
         self.items: list[Any] = list(BOARD)
         self.events: list[Any] = []
         self.synced_at = ts(T0 + 300)
+        self.pulls: dict[str, Any] = {}
+        for p in PULLS:
+            copy = board_pb2.Pull()
+            copy.CopyFrom(p)
+            self.pulls[p.pull_id] = copy
+
+    async def ListPulls(self, request: Any, context: Any) -> Any:
+        await self._service("ListPulls", context)
+        state = request.state or board_pb2.PULL_STATE_OPEN
+        found = [p for p in self.pulls.values() if p.state == state]
+        found.sort(key=lambda p: int(p.pull_id))
+        start = int(request.page_token or 0)
+        size = request.page_size or 50
+        page = []
+        for p in found[start : start + size]:
+            listed = board_pb2.Pull()
+            listed.CopyFrom(p)
+            del listed.changes[:]  # a listing carries no changes
+            page.append(listed)
+        more = start + size < len(found)
+        return board_pb2.ListPullsResponse(
+            pulls=page, next_page_token=str(start + size) if more else ""
+        )
+
+    async def GetPull(self, request: Any, context: Any) -> Any:
+        await self._service("GetPull", context)
+        found = self.pulls.get(request.pull_id)
+        if found is None:
+            raise errors.NotFound("pull request not found")
+        return board_pb2.GetPullResponse(pull=found)
 
     async def _service(self, method: str, context: Any) -> None:
         # board-sync answers internal services only; it does no per-user access check
@@ -527,6 +611,41 @@ class FakeBoard(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
             yield event
 
 
+# ======================================================================= activity log
+class FakeActivityLog(activity_pb2_grpc.ActivityServiceServicer):  # type: ignore[misc]
+    """board-sync's ActivityService: ``entries`` oldest first; WatchEvents streams
+    ``stream`` after sending its headers, then ends."""
+
+    def __init__(self) -> None:
+        self.common = Common()
+        self.entries: list[Any] = []
+        self.stream: list[Any] = []
+        self.watches: list[Any] = []
+
+    async def ListActivity(self, request: Any, context: Any) -> Any:
+        await self.common.enter("ListActivity", context, user=False)
+        found = [
+            e
+            for e in reversed(self.entries)
+            if e.wasteland_id == request.wasteland_id
+            and (not request.kind or e.kind == request.kind)
+        ]
+        start = int(request.page_token or 0)
+        size = request.page_size or 50
+        more = start + size < len(found)
+        return activity_pb2.ListActivityResponse(
+            events=found[start : start + size],
+            next_page_token=str(start + size) if more else "",
+        )
+
+    async def WatchEvents(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        await self.common.enter("WatchEvents", context, user=False)
+        self.watches.append(request)
+        await context.send_initial_metadata(())
+        for event in self.stream:
+            yield event
+
+
 # ============================================================================ executor
 class FakeExecutor(executor_pb2_grpc.ExecutorServiceServicer):  # type: ignore[misc]
     """Runs actions against the fake registry's state.
@@ -543,6 +662,7 @@ class FakeExecutor(executor_pb2_grpc.ExecutorServiceServicer):  # type: ignore[m
         self.by_key: dict[tuple[str, str], str] = {}
         self.runtime: dict[str, Any] = {}
         self._next = 0
+        self.board: FakeBoard | None = None  # set by start_backends
 
     def _op_id(self) -> str:
         self._next += 1
@@ -558,15 +678,60 @@ class FakeExecutor(executor_pb2_grpc.ExecutorServiceServicer):  # type: ignore[m
             first = self.operations[self.by_key[(user, request.idempotency_key)]]
             return executor_pb2.ExecuteResponse(result=first)
         cred = self.registry.credentials.get((wid, user))
-        if cred is None:
-            raise errors.FailedPrecondition("connect DoltHub first")
-        rig = cred.rig_handle or cred.dolthub_org
-        result = self._run(request, user, rig)
+        pull_kinds = (common_pb2.OPERATION_KIND_MERGE_PULL, common_pb2.OPERATION_KIND_CLOSE_PULL)
+        if request.kind in pull_kinds:
+            # Permission first; the upstream credential may stand in for the caller's own.
+            member = self.registry.members[wid].get(user)
+            rig = (member.rig_handle if member else "") or (
+                (cred.rig_handle or cred.dolthub_org) if cred else ""
+            )
+            result = self._decide(request, user, rig)
+        else:
+            if cred is None:
+                raise errors.FailedPrecondition("connect DoltHub first")
+            rig = cred.rig_handle or cred.dolthub_org
+            result = self._run(request, user, rig)
         self.operations[result.operation_id] = result
         if request.idempotency_key:
             self.by_key[(user, request.idempotency_key)] = result.operation_id
         self.runtime[wid] = common_pb2.RUNTIME_STATE_RUNNING
         return executor_pb2.ExecuteResponse(result=result)
+
+    def _decide(self, request: Any, user: str, rig: str) -> Any:
+        """merge_pull / close_pull as the executor and control server decide them."""
+        member = self.registry.members[request.wasteland_id].get(user)
+        maintainers = (common_pb2.MEMBER_ROLE_OWNER, common_pb2.MEMBER_ROLE_MAINTAINER)
+        if member is None or member.role not in maintainers:
+            raise errors.PermissionDenied(
+                "only maintainers and owners may merge or close pull requests"
+            )
+        assert self.board is not None
+        found = self.board.pulls.get(request.args.pull_id)
+        if found is None:
+            raise errors.NotFound(f"pull request {request.args.pull_id} not found")
+        result = common_pb2.OperationResult(
+            operation_id=self._op_id(),
+            kind=request.kind,
+            wanted_id=found.wanted_id,
+            pull_id=found.pull_id,
+            pull_request_url=found.url,
+        )
+        if request.kind == common_pb2.OPERATION_KIND_MERGE_PULL:
+            if rig in found.stamp_subjects:
+                raise errors.PermissionDenied(
+                    "you may not merge a pull request that stamps your own work"
+                )
+            if found.warnings and not request.args.confirm:
+                raise errors.FailedPrecondition("needs a second look; confirm")
+            if found.pull_id == "14":
+                result.status = common_pb2.OPERATION_STATUS_RUNNING
+                return result
+            found.state = board_pb2.PULL_STATE_MERGED
+        else:
+            found.state = board_pb2.PULL_STATE_CLOSED
+        found.mergeable = False
+        result.status = common_pb2.OPERATION_STATUS_SUCCEEDED
+        return result
 
     def _run(self, request: Any, user: str, rig: str) -> Any:
         kind = request.kind
@@ -683,6 +848,7 @@ class Backends:
     board: FakeBoard
     executor: FakeExecutor
     servers: dict[str, grpc_server.RunningServer]
+    activity: FakeActivityLog
 
     def addr(self, name: str) -> str:
         return f"127.0.0.1:{self.servers[name].port}"
@@ -696,6 +862,13 @@ async def start_backends() -> Backends:
     registry = FakeRegistry()
     board = FakeBoard(registry)
     executor = FakeExecutor(registry)
+    activity = FakeActivityLog()
+
+    def board_services(server: grpc.aio.Server) -> None:
+        board_pb2_grpc.add_BoardServiceServicer_to_server(board, server)
+        activity_pb2_grpc.add_ActivityServiceServicer_to_server(activity, server)
+
+    executor.board = board
     servers = {
         "registry": await grpc_server.start(
             register=lambda s: registry_pb2_grpc.add_RegistryServiceServicer_to_server(registry, s),
@@ -704,8 +877,8 @@ async def start_backends() -> Backends:
             port=0,
         ),
         "board": await grpc_server.start(
-            register=lambda s: board_pb2_grpc.add_BoardServiceServicer_to_server(board, s),
-            service_names=["wasteland.v1.BoardService"],
+            register=board_services,
+            service_names=["wasteland.v1.BoardService", "wasteland.v1.ActivityService"],
             host="127.0.0.1",
             port=0,
         ),
@@ -716,4 +889,4 @@ async def start_backends() -> Backends:
             port=0,
         ),
     }
-    return Backends(registry, board, executor, servers)
+    return Backends(registry, board, executor, servers, activity)

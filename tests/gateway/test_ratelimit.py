@@ -7,6 +7,7 @@ import math
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wl_gateway.ratelimit import Policy, RateLimiter, window_of
@@ -151,3 +152,34 @@ def test_decision_headers(allowed: bool) -> None:
     assert headers["RateLimit-Policy"] == "5;w=60"
     assert headers["RateLimit"] == f"limit=5, remaining={decision.remaining}, reset=17"
     assert ("Retry-After" in headers) is (not allowed)
+
+
+async def test_leased_permits_never_let_replicas_exceed_the_limit(
+    db_url: str, clock: FakeClock
+) -> None:
+    policy = Policy(12, 60, lease=3)
+    replicas = [
+        RateLimiter.from_url(db_url, {"browse": policy}, clock, migrate=n == 0) for n in range(3)
+    ]
+    try:
+        clock.now = math.ceil(clock.now / 60) * 60 + 1
+        decisions = await asyncio.gather(
+            *(replicas[n % 3].check("alice", "browse") for n in range(40))
+        )
+        allowed = sum(d.allowed for d in decisions)
+        assert allowed <= 12  # never more than the limit, whichever replica served
+        assert allowed >= 12 - 2 * 3  # at most one lease stranded per other replica
+        # One replica alone spends its leases fully: exactly the limit, in 4 writes.
+        clock.advance(60)
+        alone = [await replicas[0].check("bob", "browse") for _ in range(20)]
+        assert sum(d.allowed for d in alone) == 12
+        assert [d.remaining for d in alone[:12]] == list(range(11, -1, -1))
+        with replicas[0]._engine.connect() as conn:
+            count = conn.execute(
+                sa.text("SELECT request_count FROM rate_limit_counters WHERE user_id = 'bob'")
+            ).scalar_one()
+        assert count > 12  # refused requests keep leasing nothing but are counted
+        assert count <= 12 + 3 * 8  # leased in batches, never one row write per request
+    finally:
+        for limiter in replicas:
+            limiter.close()

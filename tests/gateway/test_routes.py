@@ -7,12 +7,13 @@ import logging
 import uuid
 from typing import Any
 
+import grpc
 import httpx
 import pytest
-from wasteland.v1 import board_pb2, common_pb2
+from wasteland.v1 import activity_pb2, board_pb2, common_pb2
 
 from .conftest import AppFactory
-from .fakes import T0_TEXT, Backends, ts
+from .fakes import T0_TEXT, Backends, Fault, ts
 
 # (method, path) of every route in design/api.md.
 API_ROUTES = [
@@ -35,6 +36,7 @@ API_ROUTES = [
     ("get", "/v1/wastelands/{wasteland_id}/wanted:counts"),
     ("get", "/v1/wastelands/{wasteland_id}/completions"),
     ("get", "/v1/wastelands/{wasteland_id}/events"),
+    ("get", "/v1/wastelands/{wasteland_id}/activity"),
     ("post", "/v1/wastelands/{wasteland_id}/wanted"),
     ("post", "/v1/wastelands/{wasteland_id}/wanted/{wanted_id}/claim"),
     ("post", "/v1/wastelands/{wasteland_id}/wanted/{wanted_id}/unclaim"),
@@ -43,6 +45,10 @@ API_ROUTES = [
     ("post", "/v1/wastelands/{wasteland_id}/wanted/{wanted_id}/reject"),
     ("post", "/v1/wastelands/{wasteland_id}/wanted/{wanted_id}/close"),
     ("post", "/v1/wastelands/{wasteland_id}/sync"),
+    ("get", "/v1/wastelands/{wasteland_id}/pulls"),
+    ("get", "/v1/wastelands/{wasteland_id}/pulls/{pull_id}"),
+    ("post", "/v1/wastelands/{wasteland_id}/pulls/{pull_id}/merge"),
+    ("post", "/v1/wastelands/{wasteland_id}/pulls/{pull_id}/close"),
     ("get", "/v1/operations/{operation_id}"),
     ("get", "/v1/wastelands/{wasteland_id}/runtime"),
     ("post", "/v1/wastelands/{wasteland_id}/runtime:wake"),
@@ -77,6 +83,9 @@ OPERATION_FIELDS = {
     "operation_id", "status", "kind", "wanted_id", "item", "branch", "pull_request_url", "error",
 }  # fmt: skip
 RUNTIME_FIELDS = {"state", "last_activity_at", "wl_version", "started_at"}
+ACTIVITY_FIELDS = {
+    "event_id", "kind", "actor", "wanted_id", "pull_id", "detail", "request_id", "at",
+}  # fmt: skip
 
 
 def resolve(ref: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +106,8 @@ async def test_openapi_lists_every_route_with_real_schemas(api: httpx.AsyncClien
     assert set(schemas["Wasteland"]["properties"]) >= WASTELAND_FIELDS
     assert set(schemas["WantedItem"]["properties"]) >= WANTED_FIELDS
     assert set(schemas["OperationResult"]["properties"]) >= OPERATION_FIELDS
+    assert set(schemas["Activity"]["properties"]) == ACTIVITY_FIELDS
+    assert len(schemas["Activity"]["properties"]["kind"]["enum"]) == 20
     # Requests carry their schema; errors use the envelope, not FastAPI's 422.
     create = doc["paths"]["/v1/wastelands"]["post"]
     body_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
@@ -607,33 +618,144 @@ async def test_runtime(api: httpx.AsyncClient, backends: Backends, alice: dict[s
     assert awake.json()["state"] == "starting"
 
 
-async def test_events_stream_board_changes(
-    api: httpx.AsyncClient, backends: Backends, alice: dict[str, str]
-) -> None:
-    wid = backends.registry.seed("alice")
-    backends.board.events = [
-        board_pb2.BoardEvent(wasteland_id=wid, wanted_id="w-1", status="claimed",
-                             observed_at=ts()),
-        board_pb2.BoardEvent(wasteland_id=wid, wanted_id="w-2", status="in_review"),
-    ]  # fmt: skip
-    resp = await api.get(f"/v1/wastelands/{wid}/events", headers=alice)
-    assert resp.status_code == 200
-    assert resp.headers["content-type"].startswith("text/event-stream")
-    events = []
-    for block in resp.text.replace("\r\n", "\n").split("\n\n"):
+def sse_events(text: str) -> list[dict[str, str]]:
+    """The events of a server-sent event stream, each as its fields."""
+    found = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
         fields = dict(
             line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":")
         )
         if fields:
-            events.append(fields)
-    assert [e["event"] for e in events] == ["board", "board"]
+            found.append(fields)
+    return found
+
+
+def logged(wid: str, n: int, kind: Any = activity_pb2.ACTIVITY_KIND_CLAIMED, **more: Any) -> Any:
+    values: dict[str, Any] = {
+        "event_id": f"ev-{n}",
+        "wasteland_id": wid,
+        "kind": kind,
+        "actor": "alice",
+        "wanted_id": "w-1",
+        "detail": f"entry {n}",
+        "request_id": f"req-{n}",
+        "at": ts(),
+        **more,
+    }
+    return activity_pb2.Activity(**values)
+
+
+async def test_events_stream_board_changes_and_activity(
+    api: httpx.AsyncClient, backends: Backends, alice: dict[str, str]
+) -> None:
+    wid = backends.registry.seed("alice")
+    backends.activity.stream = [
+        activity_pb2.WastelandEvent(
+            cursor="41",
+            board=board_pb2.BoardEvent(
+                wasteland_id=wid, wanted_id="w-1", status="claimed", observed_at=ts()
+            ),
+        ),
+        activity_pb2.WastelandEvent(cursor="42", activity=logged(wid, 1, pull_id="7")),
+        # A kind this gateway does not know yet is left out, not shown wrongly.
+        activity_pb2.WastelandEvent(cursor="43", activity=logged(wid, 2, kind=99)),
+        activity_pb2.WastelandEvent(
+            cursor="44",
+            board=board_pb2.BoardEvent(wasteland_id=wid, wanted_id="w-2", status="in_review"),
+        ),
+    ]
+    resp = await api.get(f"/v1/wastelands/{wid}/events", headers=alice)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(resp.text)
+    assert [(e["event"], e["id"]) for e in events] == [
+        ("board", "41"),
+        ("activity", "42"),
+        ("board", "44"),
+    ]
     data = [json.loads(e["data"]) for e in events]
     assert data[0] == {"wanted_id": "w-1", "status": "claimed", "observed_at": T0_TEXT}
-    assert data[1]["wanted_id"] == "w-2"
-    assert data[1]["status"] == "in_review"
+    assert data[1] == {
+        "event_id": "ev-1",
+        "kind": "claimed",
+        "actor": "alice",
+        "wanted_id": "w-1",
+        "pull_id": "7",
+        "detail": "entry 1",
+        "request_id": "req-1",
+        "at": T0_TEXT,
+    }
+    assert (data[2]["wanted_id"], data[2]["status"]) == ("w-2", "in_review")
+    assert backends.activity.watches[-1].after == ""
+
+    # A reconnecting client resumes after the last event it saw.
+    resumed = await api.get(
+        f"/v1/wastelands/{wid}/events", headers={**alice, "Last-Event-ID": "42"}
+    )
+    assert resumed.status_code == 200
+    assert backends.activity.watches[-1].after == "42"
+    bad = await api.get(f"/v1/wastelands/{wid}/events", headers={**alice, "Last-Event-ID": "x"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["details"][0]["field"] == "Last-Event-ID"
 
     private = backends.registry.seed("bob", visibility="private")
     assert (await api.get(f"/v1/wastelands/{private}/events", headers=alice)).status_code == 404
+    assert len(backends.activity.watches) == 2
+
+
+async def test_events_answer_board_syncs_refusal_not_an_empty_stream(
+    api: httpx.AsyncClient, backends: Backends, alice: dict[str, str]
+) -> None:
+    wid = backends.registry.seed("alice")
+    backends.activity.common.faults["WatchEvents"] = Fault(code=grpc.StatusCode.UNAVAILABLE)
+    resp = await api.get(f"/v1/wastelands/{wid}/events", headers=alice)
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "UNAVAILABLE"
+
+
+async def test_activity_pages_newest_first_for_readers(
+    api: httpx.AsyncClient, backends: Backends, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    wid = backends.registry.seed("alice")
+    backends.activity.entries = [
+        logged(wid, 1, kind=activity_pb2.ACTIVITY_KIND_CREATED, wanted_id=""),
+        logged(wid, 2),
+        logged(wid, 3, kind=activity_pb2.ACTIVITY_KIND_DONE, actor="service:executor"),
+        logged("elsewhere", 4),
+    ]
+    first = await api.get(f"/v1/wastelands/{wid}/activity", headers=alice, params={"page_size": 2})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert [e["event_id"] for e in body["events"]] == ["ev-3", "ev-2"]
+    assert set(body["events"][0]) == ACTIVITY_FIELDS
+    assert body["events"][0]["actor"] == "service:executor"
+    assert body["events"][0]["at"] == T0_TEXT
+    rest = await api.get(
+        f"/v1/wastelands/{wid}/activity",
+        headers=alice,
+        params={"page_size": 2, "page_token": body["next_page_token"]},
+    )
+    assert [e["event_id"] for e in rest.json()["events"]] == ["ev-1"]
+    assert rest.json()["events"][0]["wanted_id"] is None
+    assert rest.json()["next_page_token"] == ""
+    done = await api.get(f"/v1/wastelands/{wid}/activity", headers=alice, params={"kind": "done"})
+    assert [e["kind"] for e in done.json()["events"]] == ["done"]
+
+    unknown = await api.get(
+        f"/v1/wastelands/{wid}/activity", headers=alice, params={"kind": "exploded"}
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["details"][0]["field"] == "kind"
+    too_big = await api.get(
+        f"/v1/wastelands/{wid}/activity", headers=alice, params={"page_size": 201}
+    )
+    assert too_big.status_code == 400
+    # A reader of a public wasteland reads it; a private one does not exist for others.
+    public = backends.registry.seed("alice", visibility="public")
+    assert (await api.get(f"/v1/wastelands/{public}/activity", headers=bob)).status_code == 200
+    private = backends.registry.seed("alice", visibility="private")
+    hidden = await api.get(f"/v1/wastelands/{private}/activity", headers=bob)
+    assert hidden.status_code == 404
 
 
 async def test_request_id_is_echoed_generated_and_forwarded(

@@ -16,7 +16,15 @@ import grpc
 import pytest
 from devstack.procs import VENV_BIN, Proc, started
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from wasteland.v1 import board_pb2, board_pb2_grpc, common_pb2, registry_pb2, registry_pb2_grpc
+from wasteland.v1 import (
+    activity_pb2,
+    activity_pb2_grpc,
+    board_pb2,
+    board_pb2_grpc,
+    common_pb2,
+    registry_pb2,
+    registry_pb2_grpc,
+)
 from wasteland_common.auth import mint_user_token
 from wasteland_common.grpc_client import ServiceCredentials
 from wasteland_common.settings import DEV_JWT_SECRET, DEV_SERVICE_SECRET
@@ -83,11 +91,22 @@ async def test_created_wasteland_is_tracked_and_browsable(services: dict[str, Pr
                 visibility=common_pb2.VISIBILITY_PRIVATE,
                 upstream="hop/wl-commons",
             ),
-            metadata=as_gateway.metadata(user_jwt),
+            metadata=[*as_gateway.metadata(user_jwt), ("x-request-id", "it-create-1")],
             timeout=30,
         )
         wasteland = created.wasteland
         assert wasteland.status == common_pb2.WASTELAND_STATUS_ACTIVE
+
+        # The registry recorded the creation in board-sync's activity log before it
+        # answered, with the creator and the request id it was given.
+        log = await activity_pb2_grpc.ActivityServiceStub(board_chan).ListActivity(
+            activity_pb2.ListActivityRequest(wasteland_id=wasteland.wasteland_id),
+            metadata=as_gateway.metadata(),
+            timeout=5,
+        )
+        assert [(e.kind, e.actor, e.request_id) for e in log.events] == [
+            (activity_pb2.ACTIVITY_KIND_CREATED, "carol", "it-create-1")
+        ]
 
         # Without a service identity the registry refuses, even with a valid user JWT.
         with pytest.raises(grpc.aio.AioRpcError) as refused:

@@ -15,6 +15,7 @@ from wasteland.v1 import common_pb2, registry_pb2
 from wasteland_common.dolthub import DoltHubClient, bind
 from wl_registry.server import RegistrySettings, build_and_start
 
+from tests.support.activity import CollectingActivity
 from tests.support.ports import free_port
 from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, api_url, start_sandbox
 
@@ -34,7 +35,11 @@ def sandbox(tmp_path: Path) -> Iterator[str]:
 
 @contextlib.asynccontextmanager
 async def started_registry(
-    sandbox: str, database: Path, *, provision_timeout: float = 60
+    sandbox: str,
+    database: Path,
+    *,
+    provision_timeout: float = 60,
+    activity: CollectingActivity | None = None,
 ) -> AsyncIterator[Registry]:
     """A registry process-in-this-loop on ``database`` (restartable on the same file)."""
     settings = RegistrySettings(
@@ -50,7 +55,7 @@ async def started_registry(
         PROVISION_TIMEOUT_SECONDS=provision_timeout,
         PROVISION_WAIT_SECONDS=90,
     )
-    running, cleanup = await build_and_start(settings)
+    running, cleanup = await build_and_start(settings, activity=activity)
     client = Registry.connect(running.port)
     try:
         yield client
@@ -61,8 +66,15 @@ async def started_registry(
 
 
 @pytest.fixture
-async def registry(sandbox: str, tmp_path: Path) -> AsyncIterator[Registry]:
-    async with started_registry(sandbox, tmp_path / "registry.db") as client:
+def activity() -> CollectingActivity:
+    return CollectingActivity(service="registry")
+
+
+@pytest.fixture
+async def registry(
+    sandbox: str, tmp_path: Path, activity: CollectingActivity
+) -> AsyncIterator[Registry]:
+    async with started_registry(sandbox, tmp_path / "registry.db", activity=activity) as client:
         yield client
 
 
@@ -82,7 +94,7 @@ async def rows(sandbox: str, owner: str, db: str, sql: str) -> list[dict[str, st
 
 
 async def test_the_first_commons_of_an_org_forks_the_template(
-    registry: Registry, sandbox: str
+    registry: Registry, sandbox: str, activity: CollectingActivity
 ) -> None:
     created = (
         await registry.call(
@@ -125,6 +137,19 @@ async def test_the_first_commons_of_an_org_forks_the_template(
     assert (grant.rig_registered, grant.rig_handle, grant.upstream_token) == (
         True, "alice", ALICE_TOKEN,
     )  # fmt: skip
+    # The activity log: created with its credential, then (at the end of the run) the
+    # creator's rig and the provisioning; never the token.
+    assert activity.kinds() == [
+        ("created", "alice"),
+        ("credential_connected", "alice"),
+        ("rig_registered", "alice"),
+        ("provisioned", "alice"),
+    ]
+    assert {r.wasteland_id for r in activity.records} == {wid}
+    assert activity.records[-1].detail == (
+        "provisioned the commons alice/wl-template from the template"
+    )
+    assert not any(ALICE_TOKEN in r.detail for r in activity.records)
 
 
 async def test_a_second_commons_is_a_new_database_loaded_through_a_bootstrap_branch(

@@ -24,6 +24,8 @@ from wl_registry.server import MIGRATIONS, start_server
 from wl_registry.servicer import RegistryDeps
 from wl_registry.validation import UpstreamRef
 
+from tests.support.activity import CollectingActivity
+
 from .conftest import FakeDoltHub, RecordingBoard
 from .grpc_helpers import SERVICE_SECRET, USER_SECRET, Registry, bad_fields, metadata
 
@@ -51,8 +53,13 @@ async def check_fork(token: SecretStr, ref: UpstreamRef, org: str) -> bool | Non
 
 
 @pytest.fixture
+def activity() -> CollectingActivity:
+    return CollectingActivity(service="registry")
+
+
+@pytest.fixture
 async def registry(
-    tmp_path: Path, new_id: Callable[[], str]
+    tmp_path: Path, new_id: Callable[[], str], activity: CollectingActivity
 ) -> AsyncIterator[tuple[Registry, RecordingBoard]]:
     engine = db.make_engine(f"sqlite+pysqlite:///{tmp_path / 'registry.db'}")
     db.migrate(engine, MIGRATIONS)
@@ -77,6 +84,7 @@ async def registry(
         probe_upstream=probe_upstream,
         check_fork=check_fork,
         new_id=new_id,
+        activity=activity,
     )
     running = await start_server(deps, host="127.0.0.1", port=0)
     client = Registry.connect(running.port)
@@ -379,3 +387,61 @@ async def test_a_mistyped_claim_is_unauthenticated_in_the_service(
     md = [*metadata(), ("authorization", f"Bearer {token}")]
     failed = await client.fails("ListWastelands", registry_pb2.ListWastelandsRequest(), md)
     assert failed.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def with_request_id(md: list[tuple[str, str]], request_id: str) -> list[tuple[str, str]]:
+    return [*md, ("x-request-id", request_id)]
+
+
+async def test_every_change_is_recorded_with_its_actor_and_request_id(
+    registry: tuple[Registry, RecordingBoard], activity: CollectingActivity
+) -> None:
+    client, _ = registry
+    created = await client.call(
+        "CreateWasteland", create_request(), with_request_id(ALICE, "req-create")
+    )
+    wid = created.wasteland.wasteland_id
+    # bob reads the public wasteland; connecting makes him a contributor.
+    put = registry_pb2.PutCredentialRequest(
+        wasteland_id=wid, dolthub_token="token-of-alice-1234", dolthub_org="bob-org"
+    )
+    await client.call("PutCredential", put, with_request_id(BOB, "req-connect"))
+    await client.call("PutCredential", put, with_request_id(BOB, "req-reconnect"))
+    upstream = registry_pb2.PutUpstreamCredentialRequest(
+        wasteland_id=wid, dolthub_token="upstream-token-5678"
+    )
+    await client.call("PutUpstreamCredential", upstream, with_request_id(ALICE, "req-up"))
+    add = registry_pb2.AddMemberRequest(
+        wasteland_id=wid, user_id="carol", role=common_pb2.MEMBER_ROLE_MAINTAINER, trust_level=2
+    )
+    await client.call("AddMember", add, with_request_id(ALICE, "req-add"))
+    # A refused change records nothing.
+    await client.fails("AddMember", add, ALICE)
+    remove = registry_pb2.RemoveMemberRequest(wasteland_id=wid, user_id="carol")
+    await client.call("RemoveMember", remove, with_request_id(ALICE, "req-remove"))
+    delete = registry_pb2.DeleteCredentialRequest(wasteland_id=wid)
+    await client.call("DeleteCredential", delete, with_request_id(BOB, "req-disconnect"))
+    await client.call("DeleteCredential", delete, BOB)  # nothing left to remove
+    await client.call(
+        "DeleteUpstreamCredential",
+        registry_pb2.DeleteUpstreamCredentialRequest(wasteland_id=wid),
+        with_request_id(ALICE, "req-up-off"),
+    )
+    assert [(r.kind, r.actor, r.request_id) for r in activity.records] == [
+        ("created", "alice", "req-create"),
+        ("member_added", "bob", "req-connect"),
+        ("credential_connected", "bob", "req-connect"),
+        ("credential_connected", "bob", "req-reconnect"),
+        ("credential_connected", "alice", "req-up"),
+        ("member_added", "alice", "req-add"),
+        ("member_removed", "alice", "req-remove"),
+        ("credential_removed", "bob", "req-disconnect"),
+        ("credential_removed", "alice", "req-up-off"),
+    ]
+    assert {r.wasteland_id for r in activity.records} == {wid}
+    details = [r.detail for r in activity.records]
+    assert details[0] == "created the wasteland 'Hop commons' on the commons hop/wl-commons"
+    assert details[2] == "connected DoltHub as bob-org (rig bob-org)"
+    assert details[4] == "connected the upstream credential (DoltHub user hop)"
+    assert details[5] == "added carol as maintainer (trust level 2)"
+    assert not any("token" in d and "1234" in d for d in details)

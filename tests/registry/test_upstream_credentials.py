@@ -231,3 +231,47 @@ async def test_the_callers_rig_handle_comes_with_the_wasteland(
     with sessions.begin() as session:
         assert wastelands.get(session, BOB, wid).my_rig_handle == "bob"
         assert wastelands.get(session, ALICE, wid).my_rig_handle == ""
+
+
+async def test_pull_decisions_are_for_maintainers_who_have_a_way_to_write(
+    connect_upstream: Callable[..., object],
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    keyring: crypto.Keyring,
+    new_id: Callable[[], str],
+) -> None:
+    wid = make_wasteland(sessions, ALICE, wasteland_id="w1", now=clock())
+    await join(sessions, clock, keyring, BOB, wid, "bob")  # a contributor
+    with sessions.begin() as session:
+        members.add(
+            session, ALICE, wid, user_id="carol", role="maintainer", trust_level=2,
+            now=clock(), new_id=new_id,
+        )  # fmt: skip
+        members.record_rig(session, wid, user_id="carol", rig_handle="carol-rig", now=clock())
+    for kind in ("merge_pull", "close_pull"):
+        # Permission first: contributors, readers and site admins, credential or not.
+        for who in (BOB, user("dave"), ROOT):
+            with (
+                sessions.begin() as session,
+                pytest.raises(errors.PermissionDenied, match=r"maintainers and owners|admins"),
+            ):
+                actions.authorize(session, who, wid, kind, keyring)  # type: ignore[arg-type]
+        # A maintainer with neither a credential nor an upstream credential: the fix named.
+        with (
+            sessions.begin() as session,
+            pytest.raises(errors.FailedPrecondition, match="upstream-credential"),
+        ):
+            actions.authorize(session, CAROL, wid, kind, keyring)  # type: ignore[arg-type]
+    await connect_upstream(ALICE, wid, UPSTREAM_TOKEN)  # type: ignore[misc]
+    with sessions.begin() as session:
+        # Without a credential of their own, the upstream credential decides for them.
+        grant = actions.authorize(session, CAROL, wid, "merge_pull", keyring)
+        assert grant.token.get_secret_value() == ""
+        assert grant.upstream_token is not None
+        assert grant.upstream_token.get_secret_value() == UPSTREAM_TOKEN
+        assert (grant.role, grant.rig_handle) == ("maintainer", "carol-rig")
+    await join(sessions, clock, keyring, CAROL, wid, "carol")
+    with sessions.begin() as session:
+        grant = actions.authorize(session, CAROL, wid, "close_pull", keyring)
+        assert grant.token.get_secret_value() == "token-of-carol-0000"
+        assert grant.upstream_token is not None

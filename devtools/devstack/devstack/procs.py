@@ -45,12 +45,18 @@ class Proc:
         return "".join(self.output)
 
 
-def _pump(proc: Proc, ready: threading.Event, found: dict[str, str], log_path: Path | None) -> None:
+def _pump(
+    proc: Proc,
+    ready: threading.Event,
+    found: dict[str, str],
+    log_path: Path | None,
+    pattern: re.Pattern[str],
+) -> None:
     assert proc.popen.stdout is not None
     log = log_path.open("a", encoding="utf-8") if log_path else None
     try:
         for line in proc.popen.stdout:
-            _consume(proc, line, ready, found, log)
+            _consume(proc, line, ready, found, log, pattern)
     finally:
         if log:
             log.close()
@@ -58,15 +64,20 @@ def _pump(proc: Proc, ready: threading.Event, found: dict[str, str], log_path: P
 
 
 def _consume(
-    proc: Proc, line: str, ready: threading.Event, found: dict[str, str], log: TextIO | None
+    proc: Proc,
+    line: str,
+    ready: threading.Event,
+    found: dict[str, str],
+    log: TextIO | None,
+    pattern: re.Pattern[str],
 ) -> None:
     if log:
         log.write(line)
         log.flush()
     else:
         proc.output.append(line)
-    if not ready.is_set() and (m := READY.search(line)):
-        found.update(m.groupdict())
+    if not ready.is_set() and (m := pattern.search(line)):
+        found.update(m.groupdict(), matched="1")
         ready.set()
 
 
@@ -79,8 +90,10 @@ def started(
     cwd: Path | None = None,
     timeout: float = 60.0,
     log_path: Path | None = None,
+    ready: re.Pattern[str] = READY,
 ) -> Iterator[Proc]:
-    """Run ``argv`` until its "listening on HOST:PORT" line, yield, then SIGTERM it.
+    """Run ``argv`` until its "listening on HOST:PORT" line (or a line matching
+    ``ready``), yield, then SIGTERM it.
 
     Output goes to ``log_path`` when given (long-running ``make run``), else to memory.
     """
@@ -97,14 +110,14 @@ def started(
     proc = Proc(name=name, popen=popen, host="", port=0, log_path=log_path)
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-    ready = threading.Event()
+    seen = threading.Event()
     found: dict[str, str] = {}
-    pump = threading.Thread(target=_pump, args=(proc, ready, found, log_path), daemon=True)
+    pump = threading.Thread(target=_pump, args=(proc, seen, found, log_path, ready), daemon=True)
     pump.start()
     try:
-        if not ready.wait(timeout) or not found:
+        if not seen.wait(timeout) or not found:
             raise RuntimeError(f"{name} did not become ready:\n{proc.text()[-4000:]}")
-        proc.host, proc.port = found["host"], int(found["port"])
+        proc.host, proc.port = found.get("host") or "", int(found.get("port") or 0)
         yield proc
     finally:
         stop(popen)

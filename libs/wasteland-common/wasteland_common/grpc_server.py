@@ -155,9 +155,9 @@ class RunningServer:
 
 
 # gRPC sets SO_REUSEPORT by default: a second server bound to a port already in use then
-# silently shares it, and calls land on whichever process the kernel picks (seen as
-# "Invalid token" answers from a stranger's registry when test runs overlapped). A port
-# belongs to one server; binding a taken one must fail.
+# silently shares it, and calls land on whichever process the kernel picks (another
+# stack's registry would answer with its own secrets). A port belongs to one server;
+# binding a taken one must fail.
 SERVER_OPTIONS: tuple[tuple[str, int], ...] = (("grpc.so_reuseport", 0),)
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from google.protobuf import timestamp_pb2
-from wasteland.v1 import board_pb2, common_pb2
+from wasteland.v1 import activity_pb2, board_pb2, common_pb2
+from wasteland_common import enums
+from wasteland_common.activity import kind_number
 
-from .events import BoardChange
+from .events import BoardChange, LoggedEvent
+from .inbox import PullView
 from .store import CachedCompletion, CachedRig, CachedStamp, CachedWanted
 
 
@@ -102,4 +106,68 @@ def board_event(change: BoardChange) -> Any:
         wasteland_id=change.wasteland_id, wanted_id=change.wanted_id, status=change.status
     )
     _set_time(message, "observed_at", change.observed_at)
+    return message
+
+
+def activity(event: LoggedEvent) -> Any:
+    """An activity row as the API's ``Activity``."""
+    message = activity_pb2.Activity(
+        event_id=event.event_id,
+        wasteland_id=event.wasteland_id,
+        kind=kind_number(event.kind or "") or activity_pb2.ACTIVITY_KIND_UNSPECIFIED,
+        actor=event.actor,
+        wanted_id=event.wanted_id or "",
+        pull_id=event.pull_id or "",
+        detail=event.detail,
+        request_id=event.request_id,
+    )
+    _set_time(message, "at", event.at)
+    return message
+
+
+def logged_board_event(event: LoggedEvent) -> Any:
+    """A board row of the log as a ``BoardEvent``."""
+    message = board_pb2.BoardEvent(
+        wasteland_id=event.wasteland_id, wanted_id=event.wanted_id or "", status=event.status or ""
+    )
+    _set_time(message, "observed_at", event.at)
+    return message
+
+
+def wasteland_event(event: LoggedEvent) -> Any:
+    """A row of the log as one ``WastelandEvent`` of a stream."""
+    if event.category == "board":
+        return activity_pb2.WastelandEvent(cursor=event.cursor, board=logged_board_event(event))
+    return activity_pb2.WastelandEvent(cursor=event.cursor, activity=activity(event))
+
+
+def pull(view: PullView) -> Any:
+    """One pull request of the review inbox (with its changes when the view has them)."""
+    message = board_pb2.Pull(
+        pull_id=view.pull_id,
+        title=view.title,
+        state=enums.require_number(board_pb2.PullState, view.state),
+        kind=enums.require_number(board_pb2.PullKind, view.kind),
+        wanted_id=view.wanted_id or "",
+        author_rig=view.author_rig or "",
+        from_branch=view.from_branch,
+        url=view.url,
+        warnings=[board_pb2.PullWarning(code=w.code, message=w.message) for w in view.warnings],
+        from_owner=view.from_owner,
+        author=view.author,
+        stamp_subjects=list(view.stamp_subjects),
+        changes=[
+            board_pb2.PullChange(
+                table=c.table,
+                key=c.key,
+                kind=c.kind,
+                before_json=json.dumps(c.before, ensure_ascii=False) if c.kind != "added" else "",
+                after_json=json.dumps(c.after, ensure_ascii=False) if c.kind != "removed" else "",
+            )
+            for c in view.changes or ()
+        ],
+    )
+    if view.mergeable is not None:
+        message.mergeable = view.mergeable
+    _set_time(message, "created_at", view.created_at)
     return message

@@ -1,5 +1,5 @@
-"""board-sync bootstrap: settings, storage, the DoltHub client, the polling loop and the
-gRPC server.
+"""board-sync bootstrap: settings, storage, the DoltHub client, the polling loop, the
+event feed (with its PostgreSQL listener and retention schedule) and the gRPC server.
 
 ``wl-board-sync`` runs :func:`main`. Tests start the same thing in-process with
 :func:`build_app` + :func:`start_app`.
@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import grpc
 from pydantic import Field, SecretStr
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from wasteland.v1 import board_pb2_grpc, registry_pb2, registry_pb2_grpc
+from wasteland.v1 import activity_pb2_grpc, board_pb2_grpc, registry_pb2, registry_pb2_grpc
 from wasteland_common import db, grpc_server, logs, telemetry
 from wasteland_common.auth import Authenticator
 from wasteland_common.db import run_in_session, utcnow
@@ -29,8 +29,11 @@ from wasteland_common.dolthub import DoltHubClient
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
 
+from . import retention
+from .activity_servicer import ActivityServicer
 from .board import Freshness
-from .events import EventHub
+from .feed import EventFeed, LogListener
+from .inbox import Inbox
 from .schedule import ScheduleConfig, Scheduler
 from .servicer import BoardDeps, BoardServicer
 from .sync import Syncer
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = "board-sync"
 PROTO_SERVICE = "wasteland.v1.BoardService"
+ACTIVITY_SERVICE = "wasteland.v1.ActivityService"
 MIGRATIONS = Path(__file__).parent / "migrations"
 REGISTRY_PAGE_SIZE = 200
 REGISTRY_TIMEOUT_SECONDS = 10.0
@@ -47,7 +51,7 @@ REGISTRY_TIMEOUT_SECONDS = 10.0
 
 @dataclass
 class _BoardRunningServer(grpc_server.RunningServer):
-    """Ends the WatchBoard streams before draining, so shutdown does not wait out the
+    """Ends the WatchBoard/WatchEvents streams before draining, so shutdown does not wait out the
     grace period for streams that never finish on their own."""
 
     before_stop: Callable[[], None] | None = None
@@ -80,6 +84,15 @@ class BoardSettings(CommonSettings):
     # Optional token for DoltHub reads (private commons); public ones read anonymously.
     dolthub_read_token: SecretStr | None = Field(default=None, alias="DOLTHUB_READ_TOKEN")
     replica_id: str = Field(default_factory=_replica_id, alias="REPLICA_ID", min_length=1)
+    # The durable event log (activity log and board changes) and its streams.
+    event_poll_seconds: float = Field(default=2.0, gt=0, le=60, alias="EVENT_POLL_SECONDS")
+    activity_retention_days: float = Field(default=90.0, gt=0, alias="ACTIVITY_RETENTION_DAYS")
+    board_event_retention_hours: float = Field(
+        default=24.0, gt=0, alias="BOARD_EVENT_RETENTION_HOURS"
+    )
+    event_purge_interval_seconds: float = Field(
+        default=3600.0, gt=0, alias="EVENT_PURGE_INTERVAL_SECONDS"
+    )
 
 
 @dataclass
@@ -90,12 +103,13 @@ class BoardApp:
     engine: Engine
     sessions: sessionmaker[Session]
     dolthub: DoltHubClient
-    events: EventHub
+    feed: EventFeed
     syncer: Syncer
     scheduler: Scheduler
     deps: BoardDeps
     channels: Channels
     loop_task: asyncio.Task[None] | None = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
     running: grpc_server.RunningServer | None = None
     _closed: bool = field(default=False)
 
@@ -104,11 +118,11 @@ class BoardApp:
         if self._closed:
             return
         self._closed = True
-        self.events.close()
-        if self.loop_task is not None:
-            self.loop_task.cancel()
+        self.feed.close()
+        for task in [t for t in (self.loop_task, *self.background) if t is not None]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.loop_task
+                await task
         await self.dolthub.aclose()
         await self.channels.close()
         self.engine.dispose()
@@ -149,8 +163,8 @@ async def build_app(
         await asyncio.to_thread(db.migrate, engine, MIGRATIONS)
     sessions = db.session_factory(engine)
     client = dolthub or DoltHubClient(settings.dolthub_api_url, token=settings.dolthub_read_token)
-    events = EventHub()
-    syncer = Syncer(sessions, client, events, clock=clock)
+    feed = EventFeed(sessions, poll_seconds=settings.event_poll_seconds)
+    syncer = Syncer(sessions, client, clock=clock, on_logged=feed.wake)
     channels = Channels()
     credentials = ServiceCredentials(SERVICE_NAME, settings.service_jwt_secret.get_secret_value())
 
@@ -194,16 +208,17 @@ async def build_app(
             service_secret=settings.service_jwt_secret.get_secret_value(),
         ),
         scheduler=scheduler,
-        events=events,
+        feed=feed,
         clock=clock,
         freshness=Freshness(settings.poll_interval_seconds, settings.stale_after_seconds),
+        inbox=Inbox(sessions, client, clock=clock, details=syncer.pulls),
     )
     return BoardApp(
         settings=settings,
         engine=engine,
         sessions=sessions,
         dolthub=client,
-        events=events,
+        feed=feed,
         syncer=syncer,
         scheduler=scheduler,
         deps=deps,
@@ -211,16 +226,26 @@ async def build_app(
     )
 
 
+def _retention(settings: BoardSettings) -> retention.Retention:
+    return retention.Retention(
+        activity=timedelta(days=settings.activity_retention_days),
+        board=timedelta(hours=settings.board_event_retention_hours),
+    )
+
+
 async def start_app(app: BoardApp, *, run_scheduler: bool = True) -> grpc_server.RunningServer:
-    """Start the gRPC server (and, unless told not to, the polling loop)."""
+    """Start the gRPC server, the event feed (with its PostgreSQL listener) and the
+    retention schedule, and, unless told not to, the polling loop."""
     servicer = BoardServicer(app.deps)
+    activity = ActivityServicer(app.deps)
 
     def register(server: grpc.aio.Server) -> None:
         board_pb2_grpc.add_BoardServiceServicer_to_server(servicer, server)
+        activity_pb2_grpc.add_ActivityServiceServicer_to_server(activity, server)
 
     started = await grpc_server.start(
         register=register,
-        service_names=[PROTO_SERVICE],
+        service_names=[PROTO_SERVICE, ACTIVITY_SERVICE],
         host=app.settings.grpc_host,
         port=app.settings.grpc_port,
     )
@@ -228,7 +253,22 @@ async def start_app(app: BoardApp, *, run_scheduler: bool = True) -> grpc_server
         server=started.server,
         port=started.port,
         health=started.health,
-        before_stop=app.events.close,
+        before_stop=app.feed.close,
+    )
+    app.background.append(asyncio.create_task(app.feed.run(), name="board-sync-event-feed"))
+    if app.engine.dialect.name == "postgresql":
+        listener = LogListener(app.settings.database_url, app.feed.wake)
+        app.background.append(asyncio.create_task(listener.run(), name="board-sync-listener"))
+    app.background.append(
+        asyncio.create_task(
+            retention.run_schedule(
+                app.sessions,
+                _retention(app.settings),
+                interval_seconds=app.settings.event_purge_interval_seconds,
+                now=app.deps.clock,
+            ),
+            name="board-sync-event-purge",
+        )
     )
     if run_scheduler:
         app.loop_task = asyncio.create_task(app.scheduler.run(), name="board-sync-scheduler")

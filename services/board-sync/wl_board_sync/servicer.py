@@ -11,13 +11,15 @@ from typing import Any
 import grpc
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland.v1 import board_pb2, board_pb2_grpc
+from wasteland_common import enums
 from wasteland_common.auth import Authenticator
 from wasteland_common.db import run_in_session
 from wasteland_common.errors import invalid
 
-from . import board, messages, tracking
+from . import board, inbox, messages, tracking
 from .board import Freshness
-from .events import EventHub
+from .feed import EventFeed
+from .inbox import Inbox
 from .schedule import Scheduler
 
 # The gateway checked the user's access before calling; these services may read.
@@ -42,9 +44,10 @@ class BoardDeps:
     sessions: sessionmaker[Session]
     auth: Authenticator
     scheduler: Scheduler
-    events: EventHub
+    feed: EventFeed
     clock: Callable[[], datetime]
     freshness: Freshness
+    inbox: Inbox
 
 
 class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
@@ -173,13 +176,34 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
             rigs=[messages.rig(r) for r in page.rigs], next_page_token=page.next_page_token
         )
 
+    async def ListPulls(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self._caller(context, READERS)
+        wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
+        word = enums.word(board_pb2.PullState, request.state) if request.state else "open"
+        if word is None:
+            raise invalid("state", "must be open, closed or merged")
+        state = inbox.parse_state(word)
+        page = await self._deps.inbox.list_pulls(
+            wasteland_id, state, inbox.parse_page_size(request.page_size), request.page_token
+        )
+        return board_pb2.ListPullsResponse(
+            pulls=[messages.pull(p) for p in page.pulls], next_page_token=page.next_page_token
+        )
+
+    async def GetPull(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self._caller(context, READERS)
+        wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
+        pull_id = inbox.parse_pull_id(request.pull_id)
+        view = await self._deps.inbox.get_pull(wasteland_id, pull_id)
+        return board_pb2.GetPullResponse(pull=messages.pull(view))
+
     async def WatchBoard(
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
         self._caller(context, READERS)
         wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
         await run_in_session(self._deps.sessions, tracking.require_wasteland, wasteland_id)
-        with self._deps.events.subscribe(wasteland_id) as subscription:
+        async with self._deps.feed.subscribe(wasteland_id, categories={"board"}) as subscription:
             # Headers go out once the subscription exists: a client that has them sees
             # every later change.
             await context.send_initial_metadata(())
@@ -187,4 +211,4 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
                 change = await subscription.next()
                 if change is None:
                     return
-                yield messages.board_event(change)
+                yield messages.logged_board_event(change)

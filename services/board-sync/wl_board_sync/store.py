@@ -1,4 +1,5 @@
-"""board-sync's tables: the tracked wastelands with their schedule, and the cached board.
+"""board-sync's tables: the tracked wastelands with their schedule, the cached board, and
+each wasteland's durable event log.
 
 The cache holds, per wasteland, the commons tables the board shows (wanted, completions,
 stamps, rigs) as last read from DoltHub, plus the pending overlay of each wanted item (the
@@ -14,11 +15,15 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from wasteland_common.activity import KINDS
 from wasteland_common.db import UTCDateTime
+from wasteland_common.review import PULL_KINDS
 
 from .commons import STATUSES
 
 _STATUS_LIST = ", ".join(f"'{s}'" for s in STATUSES)
+_KIND_LIST = ", ".join(f"'{k}'" for k in KINDS)
+_PULL_KIND_LIST = ", ".join(f"'{k}'" for k in PULL_KINDS)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -208,6 +213,83 @@ class CachedRig(Base):
     dolthub_org: Mapped[str | None] = mapped_column(sa.String(255))
 
 
+class WastelandEvent(Base):
+    """One entry of a wasteland's event log: a board change (an item's shown status
+    changed) or an activity (design/api.md ``Activity``).
+
+    ``seq`` is the log's order: every writer takes the log lock before it inserts (see
+    ``events.append``), so rows commit in ``seq`` order and a reader that has seen
+    ``seq`` n has seen everything before it. SQLite's AUTOINCREMENT keeps a ``seq`` from
+    ever being reused after old rows are purged. No foreign key to ``board_wastelands``:
+    a wasteland has activity before board-sync tracks it, and keeps it after.
+    """
+
+    __tablename__ = "wasteland_events"
+
+    seq: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    # The producer's key: an id is recorded once.
+    event_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    wasteland_id: Mapped[str] = mapped_column(sa.String(128))
+    category: Mapped[str] = mapped_column(sa.String(16))
+    # The activity kind (activity rows) / the item's new shown status (board rows).
+    kind: Mapped[str | None] = mapped_column(sa.String(32))
+    status: Mapped[str | None] = mapped_column(sa.String(32))
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    wanted_id: Mapped[str | None] = mapped_column(sa.String(128))
+    pull_id: Mapped[str | None] = mapped_column(sa.String(128))
+    detail: Mapped[str] = mapped_column(sa.Text)
+    request_id: Mapped[str] = mapped_column(sa.String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        sa.CheckConstraint("category IN ('board', 'activity')", name="category_known"),
+        sa.CheckConstraint(
+            f"(category = 'activity' AND kind IN ({_KIND_LIST}) AND status IS NULL)"
+            f" OR (category = 'board' AND kind IS NULL AND status IN ({_STATUS_LIST}))",
+            name="kind_or_status",
+        ),
+        sa.Index("ix_wasteland_events_tail", "wasteland_id", "seq"),
+        sa.Index("ix_wasteland_events_age", "category", "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class PullReview(Base):
+    """What the review inbox read about one upstream pull request, kept so a listing does
+    not read it again: where it comes from (never changes), the diff range last read and
+    its row changes (a range's changes never change), and the merge check at the upstream
+    head it was last made against. A finished pull request keeps what was read while it was
+    open, when its branch may be gone."""
+
+    __tablename__ = "board_pull_reviews"
+
+    wasteland_id: Mapped[str] = mapped_column(sa.String(128), _wasteland_fk(), primary_key=True)
+    pull_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    from_owner: Mapped[str] = mapped_column(sa.String(255))
+    from_db: Mapped[str] = mapped_column(sa.String(255))
+    from_branch: Mapped[str] = mapped_column(sa.String(255))
+    to_branch: Mapped[str] = mapped_column(sa.String(255))
+    author: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The diff range (base...head commits) the changes were read from; None: not read.
+    base_commit: Mapped[str | None] = mapped_column(sa.String(128))
+    head_commit: Mapped[str | None] = mapped_column(sa.String(128))
+    # JSON list of row changes; None: unknown (the branch is gone or unreadable).
+    changes_json: Mapped[str | None] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    wanted_id: Mapped[str | None] = mapped_column(sa.String(64))
+    author_rig: Mapped[str | None] = mapped_column(sa.String(255))
+    # The upstream head the merge check and the warnings were made against.
+    checked_at_head: Mapped[str | None] = mapped_column(sa.String(128))
+    mergeable: Mapped[bool | None] = mapped_column(sa.Boolean)
+    warnings_json: Mapped[str] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (sa.CheckConstraint(f"kind IN ({_PULL_KIND_LIST})", name="kind_known"),)
+
+
 CACHE_TABLES: tuple[type[Base], ...] = (
     CachedWantedTag,
     CachedWanted,
@@ -223,6 +305,13 @@ def get_wasteland(session: Session, wasteland_id: str) -> TrackedWasteland | Non
 
 
 def delete_cache(session: Session, wasteland_id: str) -> None:
-    """Remove every cached row of ``wasteland_id`` (not the wasteland itself)."""
+    """Remove every cached row of ``wasteland_id`` (not the wasteland itself, nor its
+    pull-request reviews: a sync replaces the board, not the inbox)."""
     for model in CACHE_TABLES:
         session.execute(sa.delete(model).where(model.wasteland_id == wasteland_id))  # type: ignore[attr-defined]
+
+
+def delete_reviews(session: Session, wasteland_id: str) -> None:
+    """Forget what the review inbox read for ``wasteland_id`` (its upstream changed, or it
+    is no longer tracked)."""
+    session.execute(sa.delete(PullReview).where(PullReview.wasteland_id == wasteland_id))

@@ -1,10 +1,16 @@
-"""One sync of one wasteland: read the upstream head, the tables when it moved, the
-pending overlay always, and replace the cache in one transaction.
+"""One sync of one wasteland: read the upstream head; the tables and the pending overlay
+when the head moved; the pending overlay when the sync is forced (the refresh after an
+action); and store what was read in one transaction.
 
-The cost of a sync whose head did not move is one head read plus the pull-request list
-(and one branch read per open ``wl/…`` PR): the tables are read only when the head moved
-or the sync is forced. The pending overlay is re-read every time because pull requests
-open and close without moving the upstream head.
+An idle poll (the head did not move) costs one head read and one row update. Pull
+requests open and close without moving the head, so the overlay is re-read by the
+refresh every action through the service triggers; a pull request opened or closed
+outside the service shows at the next head move or refresh.
+
+Every change of an item's shown status is appended to the wasteland's durable event log
+in the same transaction that changes the cache (so no replica's stream can miss it, and
+none can see it before the board shows it); a sync that starts failing appends
+``sync_failed`` once, not on every retry of the outage.
 """
 
 from __future__ import annotations
@@ -19,15 +25,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
-from wasteland_common import dolthub
+from wasteland_common import dolthub, logs
 from wasteland_common.db import run_in_session
 from wasteland_common.dolthub import DoltHubClient
 from wasteland_common.dolthub.pulls import PullDetails
 from wasteland_common.errors import FailedPrecondition, NotFound
 
-from . import commons, metrics, pending
+from . import commons, events, metrics, pending
 from .commons import CompletionRow, RigRow, StampRow, WantedRow
-from .events import BoardChange, EventHub
+from .events import BoardChange
 from .pending import PendingChange, PendingPost, PendingState, Upstream
 from .store import (
     CachedCompletion,
@@ -135,13 +141,19 @@ def load_target(session: Session, wasteland_id: str) -> Target:
     return Target(wasteland_id, row.upstream_owner, row.upstream_db, row.head_commit)
 
 
-def record_error(session: Session, wasteland_id: str, message: str, now: datetime) -> None:
-    """Remember why the last sync failed; the cached board stays as it was."""
-    session.execute(
-        sa.update(TrackedWasteland)
-        .where(TrackedWasteland.wasteland_id == wasteland_id)
-        .values(last_error=message[:_ERROR_MAX], last_error_at=now)
-    )
+def record_error(session: Session, wasteland_id: str, message: str, now: datetime) -> bool:
+    """Remember why the last sync failed; the cached board stays as it was. The first
+    failure after a success also goes into the activity log as ``sync_failed``; returns
+    whether it did."""
+    tracked = session.get(TrackedWasteland, wasteland_id, with_for_update=True)
+    if tracked is None:
+        return False
+    first = tracked.last_error is None
+    tracked.last_error = message[:_ERROR_MAX]
+    tracked.last_error_at = now
+    if first:
+        events.record_sync_failure(session, wasteland_id, tracked.upstream, message, now)
+    return first
 
 
 def _wanted_values(
@@ -430,6 +442,7 @@ def apply_sync(
         for wanted_id, status in sorted(after.items())
         if before.get(wanted_id) != status
     ]
+    events.append_board_changes(session, board_changes, request_id=logs.request_id_var.get())
     head_moved = tracked.head_commit != head
     tracked.head_commit = head
     tracked.synced_at = now
@@ -438,28 +451,51 @@ def apply_sync(
     return board_changes, head_moved
 
 
+def mark_synced(
+    session: Session, target: Target, head: str, now: datetime
+) -> tuple[list[BoardChange], bool] | None:
+    """An idle poll: the head did not move and nothing else was read."""
+    tracked = session.get(TrackedWasteland, target.wasteland_id, with_for_update=True)
+    if tracked is None or (tracked.upstream_owner, tracked.upstream_db) != (
+        target.owner,
+        target.db,
+    ):
+        return None
+    tracked.head_commit = head
+    tracked.synced_at = now
+    tracked.last_error = None
+    tracked.last_error_at = None
+    return [], False
+
+
 # ---------------------------------------------------------------------- the sync
 
 
 class Syncer:
-    """Runs syncs: one at a time per wasteland in this process, events published after
-    the cache transaction commits."""
+    """Runs syncs: one at a time per wasteland in this process. ``on_logged`` is called
+    after a sync committed rows to the event log (this replica's feed reads them at
+    once; other replicas are woken by the database)."""
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
         client: DoltHubClient,
-        events: EventHub,
         *,
         clock: Callable[[], datetime],
+        on_logged: Callable[[], None] = lambda: None,
         pulls: PullDetails | None = None,
     ) -> None:
         self._sessions = sessions
         self._client = client
-        self._events = events
+        self._on_logged = on_logged
         self._clock = clock
         self._pulls = pulls if pulls is not None else PullDetails()
         self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def pulls(self) -> PullDetails:
+        """The pull-request details this syncer has read (shared with the review inbox)."""
+        return self._pulls
 
     def _lock(self, wasteland_id: str) -> asyncio.Lock:
         lock = self._locks.get(wasteland_id)
@@ -483,14 +519,19 @@ class Syncer:
         now = self._clock()
         try:
             head = await self._client.head_commit(target.owner, target.db)
+            moved = head != target.head_commit
             snapshot = None
-            if force or head != target.head_commit:
+            if moved:
                 snapshot = await read_snapshot(self._client, target.owner, target.db, head)
-            changes: list[PendingChange] | None
+            changes: list[PendingChange] | None = None
             try:
-                changes = await pending.read_pending(
-                    self._client, target.owner, target.db, self._pulls
-                )
+                # Pull requests open and close without moving the head, but reading them
+                # costs a request per open one: only after a change of ours (a refresh)
+                # or when the head moved. An idle poll is one head read.
+                if force or moved:
+                    changes = await pending.read_pending(
+                        self._client, target.owner, target.db, self._pulls
+                    )
             except (dolthub.Unavailable, dolthub.RateLimited):
                 raise
             except dolthub.DoltHubError as exc:
@@ -507,21 +548,26 @@ class Syncer:
             log.warning(
                 "sync of %s from %s/%s failed: %s", wasteland_id, target.owner, target.db, exc
             )
-            await run_in_session(
+            if await run_in_session(
                 self._sessions, record_error, wasteland_id, str(exc), self._clock()
-            )
+            ):
+                self._on_logged()
             if isinstance(exc, dolthub.NotFound):
                 raise FailedPrecondition(
                     f"the commons {target.owner}/{target.db} is not readable on DoltHub"
                 ) from exc
             raise
-        stored = await run_in_session(
-            self._sessions, apply_sync, target, head, snapshot, changes, now
-        )
+        if snapshot is None and changes is None:
+            stored = await run_in_session(self._sessions, mark_synced, target, head, now)
+        else:
+            stored = await run_in_session(
+                self._sessions, apply_sync, target, head, snapshot, changes, now
+            )
         if stored is None:
             raise NotFound(f"wasteland {wasteland_id} is not tracked")
         board_changes, head_moved = stored
-        self._events.publish(board_changes)
+        if board_changes:
+            self._on_logged()
         if snapshot is not None:
             log.info(
                 "synced %s at %s: %d items, %d skipped rows, %d changes",

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from wasteland_common.errors import NotFound, invalid
 
-from .store import TrackedWasteland, delete_cache, get_wasteland
+from .store import TrackedWasteland, delete_cache, delete_reviews, get_wasteland
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ def track(
     if (existing.upstream_owner, existing.upstream_db) != (upstream.owner, upstream.db):
         log.info("wasteland %s moved to upstream %s; dropping its cache", wasteland_id, upstream)
         delete_cache(session, wasteland_id)
+        delete_reviews(session, wasteland_id)
         existing.upstream_owner = upstream.owner
         existing.upstream_db = upstream.db
         existing.head_commit = None
@@ -103,6 +104,7 @@ def track(
 def untrack(session: Session, wasteland_id: str) -> bool:
     """Stop polling ``wasteland_id`` and drop its cache; False when it was not tracked."""
     delete_cache(session, wasteland_id)
+    delete_reviews(session, wasteland_id)
     result = session.execute(
         sa.delete(TrackedWasteland).where(TrackedWasteland.wasteland_id == wasteland_id)
     )

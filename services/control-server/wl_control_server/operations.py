@@ -23,11 +23,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from wasteland.v1 import common_pb2, control_pb2
-from wasteland_common import dolthub
+from wasteland_common import dolthub, review
 from wasteland_common.dolthub.pulls import PullDetails
 from wasteland_common.errors import FailedPrecondition, PermissionDenied, invalid
 
-from . import forks, landing, lifecycle, rigs, towns
+from . import forks, landing, lifecycle, reviews, rigs, towns
 from .forks import SyncOutcome
 from .landing import Landed, PullText
 from .lifecycle import Refusal, Verified
@@ -50,6 +50,9 @@ _ITEM_KINDS = frozenset(
         K.OPERATION_KIND_CLOSE,
     }
 )
+# Decisions on upstream pull requests (the review inbox): no `wl`, no fork, no item.
+_PULL_KINDS = frozenset({K.OPERATION_KIND_MERGE_PULL, K.OPERATION_KIND_CLOSE_PULL})
+_PULL_ID_RE = re.compile(r"^[0-9]{1,20}$")
 _MAX_TEXT = 10_000
 _MAX_TOKEN = 4096
 _RESULT_CACHE_SIZE = 1000
@@ -148,17 +151,14 @@ def parse_request(request: control_pb2.RunOperationRequest, *, served_upstream: 
 
     cred = request.credential
     token = cred.dolthub_token
+    upstream_token = request.upstream_credential.dolthub_token
+    if kind in _PULL_KINDS:
+        return _parse_decision(request, commons, upstream_token)
     if not token:
         raise FailedPrecondition("connect DoltHub first")
-    if len(token) > _MAX_TOKEN or any(not (0x21 <= ord(ch) < 0x7F) for ch in token):
-        # Never echo the value.
-        raise invalid("credential.dolthub_token", "must be printable ASCII without spaces")
+    _check_token(token, "credential.dolthub_token")
     org = rigs.check_name(cred.dolthub_org, "credential.dolthub_org")
-    upstream_token = request.upstream_credential.dolthub_token
-    if len(upstream_token) > _MAX_TOKEN or any(
-        not (0x21 <= ord(ch) < 0x7F) for ch in upstream_token
-    ):
-        raise invalid("upstream_credential.dolthub_token", "must be printable ASCII without spaces")
+    _check_token(upstream_token, "upstream_credential.dolthub_token")
     args = request.args
     handle = cred.rig_handle
     if kind == K.OPERATION_KIND_JOIN and args.rig_handle:
@@ -188,6 +188,42 @@ def parse_request(request: control_pb2.RunOperationRequest, *, served_upstream: 
         role=role,
         wanted_id=wanted_id,
         args=args,
+        upstream_token=upstream_token,
+    )
+
+
+def _check_token(token: str, field_name: str) -> None:
+    if len(token) > _MAX_TOKEN or any(not (0x21 <= ord(ch) < 0x7F) for ch in token):
+        # Never echo the value.
+        raise invalid(field_name, "must be printable ASCII without spaces")
+
+
+def _parse_decision(
+    request: control_pb2.RunOperationRequest, commons: Commons, upstream_token: str
+) -> Operation:
+    """A merge or close of an upstream pull request: maintainers only (decided first), with
+    their own token, the upstream credential, or both."""
+    if not lifecycle.is_maintainer(request.role):
+        raise PermissionDenied("only maintainers and owners may merge or close pull requests")
+    cred = request.credential
+    if not cred.dolthub_token and not upstream_token:
+        raise FailedPrecondition("connect DoltHub first")
+    _check_token(cred.dolthub_token, "credential.dolthub_token")
+    _check_token(upstream_token, "upstream_credential.dolthub_token")
+    org = rigs.check_name(cred.dolthub_org, "credential.dolthub_org") if cred.dolthub_org else ""
+    handle = rigs.check_name(cred.rig_handle, "credential.rig_handle") if cred.rig_handle else ""
+    if request.wanted_id:
+        raise invalid("wanted_id", "must be empty for this operation")
+    if not _PULL_ID_RE.match(request.args.pull_id):
+        raise invalid("args.pull_id", "must be a pull request number")
+    return Operation(
+        operation_id=_text(request.operation_id, "operation_id", limit=200),
+        kind=request.kind,
+        commons=commons,
+        rig=Rig(handle=handle, org=org, token=cred.dolthub_token),
+        role=request.role,
+        wanted_id="",
+        args=request.args,
         upstream_token=upstream_token,
     )
 
@@ -787,6 +823,46 @@ async def register_town(
     return _succeeded(op, Verified(), branch=town.branch, landed=landed, sync=prepared)
 
 
+async def merge_pull(
+    deps: Deps, op: Operation, client: dolthub.DoltHubClient
+) -> common_pb2.OperationResult:
+    """Merge an upstream pull request (the review inbox), verified on DoltHub."""
+    outcome = await reviews.merge(
+        op.commons,
+        op.args.pull_id,
+        rig=op.rig.handle,
+        org=op.rig.org,
+        own=client if op.rig.token else None,
+        upstream=_upstream_client(deps, op),
+        confirm=op.args.confirm,
+    )
+    return _decided(op, outcome)
+
+
+async def close_pull(
+    deps: Deps, op: Operation, client: dolthub.DoltHubClient
+) -> common_pb2.OperationResult:
+    """Close an upstream pull request without merging it, verified on DoltHub."""
+    outcome = await reviews.close(
+        op.commons,
+        op.args.pull_id,
+        own=client if op.rig.token else None,
+        upstream=_upstream_client(deps, op),
+    )
+    return _decided(op, outcome)
+
+
+def _decided(op: Operation, outcome: review.Classification | Refusal) -> common_pb2.OperationResult:
+    if isinstance(outcome, Refusal):
+        result = _refused(op, outcome)
+    else:
+        result = _result(op, status=K.OPERATION_STATUS_SUCCEEDED)
+        result.wanted_id = outcome.wanted_id or ""
+        result.pull_request_url = reviews.url(op.commons, op.args.pull_id)
+    result.pull_id = op.args.pull_id
+    return result
+
+
 Handler = Callable[[Deps, Operation, dolthub.DoltHubClient], Awaitable[common_pb2.OperationResult]]
 HANDLERS: dict[int, Handler] = {
     K.OPERATION_KIND_JOIN: join,
@@ -799,6 +875,8 @@ HANDLERS: dict[int, Handler] = {
     K.OPERATION_KIND_CLOSE: close,
     K.OPERATION_KIND_SYNC: sync,
     K.OPERATION_KIND_REGISTER_TOWN: register_town,
+    K.OPERATION_KIND_MERGE_PULL: merge_pull,
+    K.OPERATION_KIND_CLOSE_PULL: close_pull,
 }
 
 

@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
+from wasteland_common.activity import ActivityRecorder, NoActivity
 from wasteland_common.db import utcnow
 
 from .clients import Peers
-from .runtime import Runtime
+from .runtime import Endpoint, Runtime
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Limits:
     wait_budget_seconds: float = 20.0
     operation_timeout_seconds: float = 660.0
     wake_wait_seconds: float = 5.0
+    # How long a workload may take to start answering before it counts as failed.
+    start_timeout_seconds: float = 60.0
 
 
 def new_operation_id() -> str:
@@ -40,6 +43,8 @@ class ExecutorDeps:
     runtime: Runtime
     peers: Peers
     limits: Limits = field(default_factory=Limits)
+    # Where the wastelands' activity logs are written (board-sync's ActivityService).
+    activity: ActivityRecorder = field(default_factory=NoActivity)
     clock: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = new_operation_id
     # Operations running in this process, by id (a repeat may wait for one).
@@ -49,6 +54,8 @@ class ExecutorDeps:
     # Cap decisions one at a time in this process (SQLite cannot serialise them for us;
     # PostgreSQL also takes an advisory lock, for several replicas).
     admission_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Wakes under way in this process, by wasteland: concurrent callers share one.
+    wakes: dict[str, asyncio.Task[Endpoint]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def workload_lock(self, wasteland_id: str) -> asyncio.Lock:

@@ -18,12 +18,13 @@ from typing import Any
 
 import grpc
 from wasteland.v1 import common_pb2, control_pb2, executor_pb2
+from wasteland_common import activity as activity_log
 from wasteland_common import errors
 from wasteland_common.auth import CallerIdentity
 from wasteland_common.db import run_in_session
 from wasteland_common.logs import REDACTED, redact
 
-from . import access, idempotency, reconcile, results, store
+from . import access, activity, idempotency, reconcile, results, store
 from .deps import ExecutorDeps
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ NEEDS_WANTED_ID = frozenset(
         common_pb2.OPERATION_KIND_CLOSE,
     }
 )
+# Decisions on upstream pull requests (the review inbox): they name a pull request, and a
+# maintainer may make them with the wasteland's upstream credential alone.
+PULL_KINDS = frozenset({common_pb2.OPERATION_KIND_MERGE_PULL, common_pb2.OPERATION_KIND_CLOSE_PULL})
+MAX_PULL_ID = 20
 # Every kind changes what the board shows (a sync removes the rig's finished branches and
 # so its pending overlay), so board-sync refreshes after each before the answer goes out.
 MUTATIONS = frozenset(results.KIND_NAMES)
@@ -79,11 +84,15 @@ def parse_action(request: executor_pb2.ExecuteRequest, default_wait: float) -> A
     wasteland_id = access.wasteland_id(request.wasteland_id)
     kind = request.kind
     if kind not in results.KIND_NAMES:
-        raise errors.invalid(
-            "kind", "required: one of join, post, claim, unclaim, done, accept, reject, close, sync"
-        )
+        raise errors.invalid("kind", f"required: one of {', '.join(results.KIND_NAMES.values())}")
     if kind in NEEDS_WANTED_ID and not request.wanted_id:
         raise errors.invalid("wanted_id", f"required for {results.KIND_NAMES[kind]}")
+    if kind in PULL_KINDS:
+        pull_id = request.args.pull_id
+        if not pull_id.isdigit() or len(pull_id) > MAX_PULL_ID:
+            raise errors.invalid("args.pull_id", "must be a pull request number")
+        if request.wanted_id:
+            raise errors.invalid("wanted_id", "must be empty for this operation")
     wanted_id = access.wanted_id(request.wanted_id) if request.wanted_id else ""
     if request.args.ByteSize() > MAX_ARGS_BYTES:
         raise errors.invalid("args", "too large")
@@ -110,6 +119,8 @@ async def execute(deps: ExecutorDeps, caller: CallerIdentity, request: Any) -> A
     "already claimed"); the failure is stored with the operation all the same.
     """
     principal, user_token = access.user_call(caller)
+    # What this request starts (the wake, the operation's task) is this user's doing.
+    activity_log.actor_var.set(principal.user_id)
     action = parse_action(request, deps.limits.wait_budget_seconds)
     if action.idempotency_key is not None:
         earlier = await run_in_session(
@@ -136,7 +147,7 @@ async def execute(deps: ExecutorDeps, caller: CallerIdentity, request: Any) -> A
         rig_registered=answer.rig_registered,
     )
     del answer
-    if not token:
+    if not token and not (action.kind in PULL_KINDS and upstream_token):
         raise errors.FailedPrecondition("connect DoltHub first")
     if not grant.upstream:
         raise errors.FailedPrecondition("the wasteland has no commons yet")
@@ -245,6 +256,8 @@ async def _run(
         if s
     ]
     town_id = run_request.args.town_id
+    args = common_pb2.OperationArgs()
+    args.CopyFrom(run_request.args)
     try:
         result = await deps.peers.run_operation(
             endpoint, run_request, limit=deps.limits.operation_timeout_seconds
@@ -260,7 +273,7 @@ async def _run(
         run_request.upstream_credential.Clear()
         del run_request
     if result.status == common_pb2.OPERATION_STATUS_SUCCEEDED:
-        await _after_success(deps, record, grant, result, user_token, rig)
+        await _after_success(deps, record, grant, result, user_token, rig, args)
     if record.kind == "register_town":
         await _record_town(deps, record, town_id, result)
     stored_json = results.to_json(result)
@@ -345,13 +358,16 @@ async def _after_success(
     result: Any,
     user_token: str,
     rig: str,
+    args: common_pb2.OperationArgs,
 ) -> None:
-    """Register a newly joined rig; refresh the board after a mutation. Best effort:
-    neither step can fail the operation, which already happened on DoltHub."""
+    """Register a newly joined rig, record the action in the activity log, refresh the
+    board after a mutation. Best effort: none of them can fail the operation, which
+    already happened on DoltHub."""
     kind = results.KIND_VALUES[record.kind]
     joined_rig = result.rig_handle or (rig if kind == common_pb2.OPERATION_KIND_JOIN else "")
     is_join = kind == common_pb2.OPERATION_KIND_JOIN or bool(result.rig_handle)
-    if is_join and joined_rig and not grant.rig_registered:
+    registers = is_join and bool(joined_rig) and not grant.rig_registered
+    if registers:
         try:
             await deps.peers.record_rig(user_token, record.wasteland_id, grant.user_id, joined_rig)
         except Exception as exc:
@@ -361,6 +377,9 @@ async def _after_success(
                 record.operation_id,
                 exc,
             )
+    await activity.action_succeeded(
+        deps.activity, record, args, result, registered_rig=joined_rig if registers else None
+    )
     if kind in MUTATIONS:
         try:
             await deps.peers.refresh_board(record.wasteland_id)

@@ -1,10 +1,17 @@
 """The lifecycle of workloads: decisions (admission under the cap, idle sleep, crash
-recovery), applying them to the runtime (wake, sleep, health), and the reconcile loop.
+recovery), applying them to the runtime (wake, sleep), and the level-based reconcile loop.
 
 The decisions are plain functions over the store with the time passed in, so they are
 tested on both databases without a clock or a process. Each one records its decision in
 the same transaction (a runtime chosen to sleep is marked ``stopping``), so two
 deciders never pick the same workload twice.
+
+The loop compares, on every pass, what the runtime observes awake with what the database
+records, and acts on the difference: a recorded workload that vanished or stopped
+answering fails (it is re-created on next use), a replaced instance (a pod the cluster
+re-created) is recorded, and an awake workload nobody recorded is adopted (when workloads
+outlive the executor, as in a cluster) or stopped. Then idle workloads sleep and the cap
+is enforced.
 """
 
 from __future__ import annotations
@@ -12,17 +19,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import grpc
 from sqlalchemy.orm import Session
 from wasteland_common import errors
 from wasteland_common.db import run_in_session
 
-from . import metrics, results, store
+from . import activity, metrics, results, store
 from .deps import ExecutorDeps
-from .runtime import Endpoint
+from .runtime import Endpoint, Workload
+
+if TYPE_CHECKING:
+    from .leader import LeaderElector
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +42,7 @@ RESTART_FAILURE = (
     "the executor restarted before the operation finished; its outcome is unknown, "
     "check the board before retrying"
 )
+WOKE_EVENT = "wasteland.woke"
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,25 @@ def mark_running(session: Session, wasteland_id: str, endpoint: Endpoint, *, now
     )
 
 
+def record_replacement(
+    session: Session, wasteland_id: str, endpoint: Endpoint, *, now: datetime
+) -> None:
+    """Record the instance that replaced a running one (a re-created pod): a new
+    ``started_at``, the same last activity (a replacement is not a use)."""
+    current = store.get_runtime(session, wasteland_id)
+    store.set_runtime(
+        session,
+        wasteland_id,
+        state="running",
+        now=now,
+        endpoint=endpoint.address,
+        instance_id=endpoint.instance_id,
+        started_at=now,
+        last_activity_at=current.last_activity_at if current is not None else now,
+        failure=None,
+    )
+
+
 def mark_failed(session: Session, wasteland_id: str, reason: str, *, now: datetime) -> None:
     """Record that the workload failed (it is re-created on next use)."""
     store.set_runtime(
@@ -136,6 +168,43 @@ def finish_sleep(session: Session, wasteland_id: str, *, now: datetime) -> bool:
         started_at=None,
     )
     return True
+
+
+def select_over_cap(session: Session, *, now: datetime, max_instances: int) -> list[str]:
+    """When more workloads are awake than the cap allows (after adopting ones found
+    awake), the least recently used idle ones, now marked ``stopping``."""
+    store.lock_runtimes(session)
+    excess = store.count_runtimes(session, ("running", "starting")) - max_instances
+    if excess <= 0:
+        return []
+    chosen = [r.wasteland_id for r in store.idle_running(session)[:excess]]
+    for wasteland_id in chosen:
+        store.set_runtime(session, wasteland_id, state="stopping", now=now)
+    return chosen
+
+
+def fail_operations(
+    session: Session, operation_ids: list[str], *, now: datetime, message: str = RESTART_FAILURE
+) -> None:
+    """Record an honest "outcome unknown" for operations that lost their task."""
+    for op in store.running_operations(session):
+        if op.operation_id in operation_ids:
+            result = results.failed(op, grpc.StatusCode.UNAVAILABLE, message)
+            store.finish_operation(
+                session, op.operation_id, status="failed", result=results.to_json(result), now=now
+            )
+
+
+def fail_abandoned_operations(
+    session: Session, *, now: datetime, older_than_seconds: float
+) -> list[str]:
+    """Operations still marked running long after any replica could still be running
+    them (their replica died): failed with "outcome unknown", so they stop holding
+    their workload awake."""
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    stale = [op.operation_id for op in store.running_operations(session) if op.created_at < cutoff]
+    fail_operations(session, stale, now=now)
+    return stale
 
 
 @dataclass(frozen=True)
@@ -179,12 +248,23 @@ def recover_after_restart(session: Session, *, now: datetime) -> Recovery:
 async def wake(deps: ExecutorDeps, wasteland_id: str, upstream: str) -> Endpoint:
     """The live workload of ``wasteland_id``, woken (and recorded) when it sleeps.
 
-    The wake runs as its own task: a caller that gives up does not leave a half-started
-    workload behind. Raises RESOURCE_EXHAUSTED at the cap with nothing idle to evict,
-    UNAVAILABLE when the workload cannot start (recorded as ``failed``).
+    Concurrent callers for one wasteland share one wake. The wake runs as its own task:
+    a caller that gives up does not leave a half-started workload behind. Raises
+    RESOURCE_EXHAUSTED at the cap with nothing idle to evict, UNAVAILABLE when the
+    workload cannot start within its bound (recorded as ``failed``).
     """
-    task = deps.spawn(_wake(deps, wasteland_id, upstream))
-    return await asyncio.shield(task)
+    task = deps.wakes.get(wasteland_id)
+    if task is None or task.done():
+        task = deps.spawn(_wake(deps, wasteland_id, upstream))
+        deps.wakes[wasteland_id] = task
+        task.add_done_callback(lambda t: _forget_wake(deps, wasteland_id, t))
+    endpoint: Endpoint = await asyncio.shield(task)
+    return endpoint
+
+
+def _forget_wake(deps: ExecutorDeps, wasteland_id: str, task: asyncio.Task[Endpoint]) -> None:
+    if deps.wakes.get(wasteland_id) is task:
+        del deps.wakes[wasteland_id]
 
 
 async def _wake(deps: ExecutorDeps, wasteland_id: str, upstream: str) -> Endpoint:
@@ -205,6 +285,7 @@ async def _wake(deps: ExecutorDeps, wasteland_id: str, upstream: str) -> Endpoin
         measured = (
             metrics.timed_wake() if not admission.already_running else contextlib.nullcontext()
         )
+        started = time.monotonic()
         with measured:
             for victim in admission.victims:
                 await put_to_sleep(deps, victim, reason="instance cap")
@@ -230,6 +311,17 @@ async def _wake(deps: ExecutorDeps, wasteland_id: str, upstream: str) -> Endpoin
             await run_in_session(
                 deps.sessions, mark_running, wasteland_id, endpoint, now=deps.clock()
             )
+        if not admission.already_running:
+            seconds = time.monotonic() - started
+            log.info(
+                "%s: the workload of %s answers after %.3f s",
+                WOKE_EVENT,
+                wasteland_id,
+                seconds,
+                extra={"event": WOKE_EVENT, "duration_ms": round(seconds * 1000, 1)},
+            )
+            # Recorded outside the measured wake: the log is not part of waking.
+            await activity.woke(deps.activity, wasteland_id)
         return endpoint
 
 
@@ -248,6 +340,7 @@ async def put_to_sleep(deps: ExecutorDeps, wasteland_id: str, *, reason: str) ->
     if slept:
         metrics.SLEEPS.labels(reason).inc()
         log.info("the workload of %s went to sleep (%s)", wasteland_id, reason)
+        await activity.slept(deps.activity, wasteland_id, reason)
     return slept
 
 
@@ -261,6 +354,8 @@ async def stop_now(deps: ExecutorDeps, wasteland_id: str) -> None:
             await run_in_session(deps.sessions, finish_sleep, wasteland_id, now=deps.clock())
             metrics.SLEEPS.labels("request").inc()
             log.info("the workload of %s was stopped on request", wasteland_id)
+    if marked:
+        await activity.slept(deps.activity, wasteland_id, "stopped on request", on_request=True)
 
 
 async def _stop_process(
@@ -272,62 +367,19 @@ async def _stop_process(
         raise
     except Exception:
         log.exception("stopping the workload of %s failed", wasteland_id)
+    await _forget_channel(deps, record)
+
+
+async def _forget_channel(deps: ExecutorDeps, record: store.RuntimeRecord | None) -> None:
     if record is not None and record.endpoint and record.instance_id:
         with contextlib.suppress(ValueError):
             await deps.peers.forget_control(Endpoint.parse(record.endpoint, record.instance_id))
 
 
-async def check_health(deps: ExecutorDeps, record: store.RuntimeRecord) -> bool:
-    """Probe a running workload; an unhealthy one is stopped and marked ``failed``
-    (the next operation re-creates it)."""
-    endpoint: Endpoint | None = None
-    if record.endpoint and record.instance_id:
-        with contextlib.suppress(ValueError):
-            endpoint = Endpoint.parse(record.endpoint, record.instance_id)
-    if endpoint is not None and await deps.runtime.healthy(endpoint):
-        return True
-    if record.wasteland_id in deps.runtime.running():
-        busy = await run_in_session(deps.sessions, store.running_operations, record.wasteland_id)
-        if busy:
-            # Alive but slow to answer while it runs `wl`: judging now would kill the
-            # operation; the next pass looks again.
-            log.warning("the workload of %s is busy and missed a health check", record.wasteland_id)
-            return False
-    async with deps.workload_lock(record.wasteland_id):
-        current = await run_in_session(deps.sessions, store.get_runtime, record.wasteland_id)
-        if (
-            current is None
-            or current.state != "running"
-            or current.instance_id != record.instance_id
-        ):
-            return True  # replaced or stopped meanwhile: nothing to judge
-        log.warning("the workload of %s failed its health check", record.wasteland_id)
-        await _stop_process(deps, record.wasteland_id, current)
-        await run_in_session(
-            deps.sessions,
-            mark_failed,
-            record.wasteland_id,
-            "the workload stopped answering its health check",
-            now=deps.clock(),
-        )
-    return False
-
-
-async def stop_strays(deps: ExecutorDeps) -> None:
-    """Stop live workloads the database does not record as awake (after a failed
-    transition), so the cap stays true."""
-    for wasteland_id in deps.runtime.running():
-        async with deps.workload_lock(wasteland_id):
-            current = await run_in_session(deps.sessions, store.get_runtime, wasteland_id)
-            if current is not None and current.state in ("running", "starting"):
-                continue
-            log.warning("stopping a stray workload of %s", wasteland_id)
-            await _stop_process(deps, wasteland_id, current)
-
-
 async def sleep_all(deps: ExecutorDeps) -> None:
-    """Graceful shutdown: stop every workload and record each one ``sleeping``."""
-    awake = deps.runtime.running()
+    """Graceful shutdown of the local runtime: stop every workload and record each one
+    ``sleeping``."""
+    awake = list(await deps.runtime.observe())
     await deps.runtime.shutdown()
     now = deps.clock()
 
@@ -346,12 +398,115 @@ async def sleep_all(deps: ExecutorDeps) -> None:
     await run_in_session(deps.sessions, record)
 
 
+# --- judging what the runtime observes ------------------------------------------------
+
+
+def _within_grace(deps: ExecutorDeps, since: datetime | None, now: datetime) -> bool:
+    """Whether a workload that started (re)starting at ``since`` may still be coming up."""
+    return since is not None and now - since < timedelta(seconds=deps.limits.start_timeout_seconds)
+
+
+async def _fail(deps: ExecutorDeps, current: store.RuntimeRecord, reason: str) -> None:
+    log.warning("the workload of %s failed: %s", current.wasteland_id, reason)
+    await _stop_process(deps, current.wasteland_id, current)
+    await run_in_session(deps.sessions, mark_failed, current.wasteland_id, reason, now=deps.clock())
+
+
+async def _judge_awake(deps: ExecutorDeps, workload: Workload, now: datetime) -> None:
+    """Act on one workload the runtime observed awake (caller holds its lock)."""
+    wasteland_id = workload.wasteland_id
+    current = await run_in_session(deps.sessions, store.get_runtime, wasteland_id)
+    state = current.state if current is not None else None
+    ready = workload.ready
+    if current is not None and state == "running":
+        if ready is not None:
+            if ready.instance_id != current.instance_id or ready.address != current.endpoint:
+                log.warning(
+                    "the workload of %s was replaced (instance %s, was %s)",
+                    wasteland_id,
+                    ready.instance_id,
+                    current.instance_id,
+                )
+                await _forget_channel(deps, current)
+                await run_in_session(
+                    deps.sessions, record_replacement, wasteland_id, ready, now=now
+                )
+            return
+        if await run_in_session(deps.sessions, store.running_operations, wasteland_id):
+            # Alive but slow to answer while it runs `wl`: judging now would kill the
+            # operation; the next pass looks again.
+            log.warning("the workload of %s is busy and does not answer", wasteland_id)
+            return
+        if not _within_grace(deps, workload.unready_since, now):
+            await _fail(deps, current, "the workload stopped answering its health check")
+        return
+    if current is not None and state == "starting":
+        # A wake in progress, here or on another replica; judged only when it is far
+        # older than any wake may take (its replica died mid-wake).
+        if not _stale_start(deps, current, now):
+            return
+        if ready is not None:
+            await run_in_session(deps.sessions, mark_running, wasteland_id, ready, now=now)
+        else:
+            await _fail(deps, current, "the workload did not start")
+        return
+    if state == "stopping":
+        return  # the sleep pass finishes it
+    # Awake, but recorded asleep, failed or never: left over from an earlier executor,
+    # a wake that timed out, or made by hand.
+    if ready is not None and deps.runtime.outlives_executor:
+        log.info("adopting the workload of %s found awake (%s)", wasteland_id, ready.instance_id)
+        await run_in_session(deps.sessions, mark_running, wasteland_id, ready, now=now)
+        return
+    if ready is None and _within_grace(deps, workload.unready_since, now):
+        return
+    log.warning("stopping a stray workload of %s", wasteland_id)
+    await _stop_process(deps, wasteland_id, current)
+
+
+def _stale_start(deps: ExecutorDeps, record: store.RuntimeRecord, now: datetime) -> bool:
+    """A ``starting`` record far older than any wake may take: its replica died mid-wake."""
+    since = record.last_activity_at
+    limit = timedelta(seconds=2 * deps.limits.start_timeout_seconds)
+    return since is None or now - since >= limit
+
+
+async def _judge_vanished(deps: ExecutorDeps, before: store.RuntimeRecord, now: datetime) -> None:
+    """A workload recorded awake before the observation that the runtime no longer has
+    (its process died, its Deployment was scaled down or deleted); caller holds the lock."""
+    current = await run_in_session(deps.sessions, store.get_runtime, before.wasteland_id)
+    if current is None or current.instance_id != before.instance_id:
+        return  # re-woken or re-recorded since
+    if current.state == "running":
+        await _fail(deps, current, "the workload stopped")
+    elif current.state == "starting" and _stale_start(deps, current, now):
+        await _fail(deps, current, "the workload did not start")
+
+
 # --- the loop -----------------------------------------------------------------------
 
 
 async def reconcile_once(deps: ExecutorDeps) -> None:
-    """One pass: idle workloads sleep, unhealthy ones are marked failed, strays stop."""
+    """One level-based pass: compare what is awake with what is recorded and act on
+    the difference; idle workloads sleep; the cap holds."""
     now = deps.clock()
+    # Read the records before observing: a record that says "running" then describes a
+    # workload that was running before the observation began.
+    before = {
+        r.wasteland_id: r
+        for r in await run_in_session(deps.sessions, store.list_runtimes, ("running", "starting"))
+    }
+    observed = await deps.runtime.observe()
+    for wasteland_id in dict.fromkeys([*observed, *before]):
+        lock = deps.workload_lock(wasteland_id)
+        if lock.locked():
+            continue  # a wake or a sleep is under way in this process: next pass
+        async with lock:
+            workload = observed.get(wasteland_id)
+            if workload is not None:
+                await _judge_awake(deps, workload, now)
+            else:
+                await _judge_vanished(deps, before[wasteland_id], now)
     idle = await run_in_session(
         deps.sessions,
         select_idle,
@@ -362,23 +517,50 @@ async def reconcile_once(deps: ExecutorDeps) -> None:
     stopping = await run_in_session(deps.sessions, store.list_runtimes, ("stopping",))
     for wasteland_id in dict.fromkeys([*idle, *(r.wasteland_id for r in stopping)]):
         await put_to_sleep(deps, wasteland_id, reason="idle")
-    for record in await run_in_session(deps.sessions, store.list_runtimes, ("running",)):
-        await check_health(deps, record)
-    await stop_strays(deps)
+    over = await run_in_session(
+        deps.sessions, select_over_cap, now=now, max_instances=deps.limits.max_instances
+    )
+    for wasteland_id in over:
+        await put_to_sleep(deps, wasteland_id, reason="instance cap")
+    if deps.runtime.outlives_executor:
+        limits = deps.limits
+        abandoned = await run_in_session(
+            deps.sessions,
+            fail_abandoned_operations,
+            now=now,
+            older_than_seconds=limits.operation_timeout_seconds + limits.start_timeout_seconds,
+        )
+        if abandoned:
+            log.warning("%d abandoned operations marked failed", len(abandoned))
     metrics.AWAKE.set(
         await run_in_session(deps.sessions, store.count_runtimes, ("running", "starting"))
     )
 
 
-async def run_loop(deps: ExecutorDeps, *, interval: float, stop: asyncio.Event) -> None:
-    """Reconcile every ``interval`` seconds until ``stop`` is set; a failed pass is
-    logged and the next one runs as usual."""
+async def run_loop(
+    deps: ExecutorDeps,
+    *,
+    interval: float,
+    stop: asyncio.Event,
+    leader: LeaderElector | None = None,
+) -> None:
+    """Reconcile every ``interval`` seconds until ``stop`` is set, only while ``leader``
+    (when given) holds the lease, at once when it gains it; a failed pass is logged and
+    the next one runs as usual."""
     while not stop.is_set():
-        try:
-            await reconcile_once(deps)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("reconcile pass failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+        if leader is None or leader.leading:
+            try:
+                await reconcile_once(deps)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconcile pass failed")
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+        if leader is not None:
+            waits.append(asyncio.ensure_future(leader.wait_changed(interval)))
+        _, pending = await asyncio.wait(
+            waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -2,13 +2,16 @@
 
 Two implementations: local processes (``runtime_local``, the embedded default) and
 Kubernetes (``runtime_kubernetes``). The executor's own state machine (sleeping,
-starting, running, stopping, failed) lives in the database; a runtime only starts,
-stops and probes the workload itself.
+starting, running, stopping, failed) lives in the database; a runtime starts and stops
+workloads and reports what is actually awake (:meth:`Runtime.observe`), which the
+reconcile loop compares with the database, level by level, on every pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -34,13 +37,32 @@ class Endpoint:
         return cls(host=host, port=int(port), instance_id=instance_id)
 
 
+@dataclass(frozen=True)
+class Workload:
+    """One awake workload (asked to run) as the runtime observes it right now."""
+
+    wasteland_id: str
+    # The instance that answers; None while none does (starting, restarting, hung).
+    ready: Endpoint | None
+    # Since when the workload has been (re)starting without answering, when known; None
+    # means "long enough to judge it".
+    unready_since: datetime | None = None
+
+
 class Runtime(Protocol):
-    """Starts, stops and probes one workload (control server) per wasteland."""
+    """Starts, stops and observes one workload (control server) per wasteland."""
+
+    # A label for metrics and logs ("local", "kubernetes").
+    name: str
+    # True when workloads outlive the executor process (a cluster): after a restart the
+    # executor adopts what it finds instead of assuming everything stopped.
+    outlives_executor: bool
 
     async def ensure_running(self, wasteland_id: str, upstream: str) -> Endpoint:
         """Return the live workload of ``wasteland_id``, starting it when there is none.
 
-        Raises a ``wasteland_common.errors`` error (UNAVAILABLE) when it cannot start.
+        Raises a ``wasteland_common.errors`` error (UNAVAILABLE) when it cannot start in
+        its bounded time.
         """
         ...
 
@@ -48,14 +70,10 @@ class Runtime(Protocol):
         """Stop the workload (gracefully, then forcibly); no-op when none runs."""
         ...
 
-    async def healthy(self, endpoint: Endpoint) -> bool:
-        """Whether the workload at ``endpoint`` is alive and answers SERVING."""
-        ...
-
-    def running(self) -> list[str]:
-        """Wasteland ids whose workload this runtime currently has alive."""
+    async def observe(self) -> Mapping[str, Workload]:
+        """Every workload that is awake now, by wasteland id, whoever started it."""
         ...
 
     async def shutdown(self) -> None:
-        """Stop every workload this runtime started (graceful executor shutdown)."""
+        """Release what this process holds (the local runtime stops its children)."""
         ...

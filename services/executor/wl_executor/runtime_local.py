@@ -26,7 +26,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from wasteland_common import errors
 
-from .runtime import Endpoint
+from .runtime import Endpoint, Workload
 
 log = logging.getLogger(__name__)
 child_log = logging.getLogger("wl_executor.control")
@@ -69,6 +69,10 @@ class _Child:
 
 class LocalRuntime:
     """Runs ``command`` once per awake wasteland and keeps track of the processes."""
+
+    name = "local"
+    # Children die with the executor (they share its process group).
+    outlives_executor = False
 
     def __init__(self, config: LocalRuntimeConfig) -> None:
         if not config.command:
@@ -113,6 +117,21 @@ class LocalRuntime:
         if child is None or child.process.returncode is not None:
             return False
         return await _serving(endpoint.address, self._cfg.health_timeout)
+
+    async def observe(self) -> dict[str, Workload]:
+        """Every live child; ``ready`` only when it answers its health check."""
+        alive = [
+            (wid, child.endpoint)
+            for wid, child in list(self._children.items())
+            if child.process.returncode is None and child.endpoint is not None
+        ]
+        answers = await asyncio.gather(
+            *(_serving(endpoint.address, self._cfg.health_timeout) for _, endpoint in alive)
+        )
+        return {
+            wid: Workload(wasteland_id=wid, ready=endpoint if serving else None)
+            for (wid, endpoint), serving in zip(alive, answers, strict=True)
+        }
 
     def running(self) -> list[str]:
         """Wasteland ids whose child process is alive."""

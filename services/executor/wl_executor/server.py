@@ -6,24 +6,34 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import socket
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from lightkube import AsyncClient
 from pydantic import Field
 from wasteland.v1 import executor_pb2_grpc
 from wasteland_common import db, grpc_server, logs, telemetry
+from wasteland_common.activity import GrpcActivity
 from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
 
-from . import reconcile, store
+from . import manifests, reconcile, store
 from .clients import Peers
 from .deps import ExecutorDeps, Limits
+from .leader import LeaderElector
 from .runtime import Runtime
-from .runtime_kubernetes import KubernetesRuntime
+from .runtime_kubernetes import (
+    KubernetesRuntime,
+    KubernetesRuntimeConfig,
+    ServiceRoutes,
+    connect,
+)
 from .runtime_local import LocalRuntime, LocalRuntimeConfig, split_command
 from .servicer import SERVICE_NAME, ExecutorServicer
 
@@ -67,6 +77,42 @@ class ExecutorSettings(CommonSettings):
     action_retry_budget_seconds: float = Field(
         default=60.0, ge=0, alias="ACTION_RETRY_BUDGET_SECONDS"
     )
+    # Names this replica in the reconcile loop's leader lease.
+    replica_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}",
+        min_length=1,
+        max_length=128,
+        alias="REPLICA_ID",
+    )
+    # --- RUNTIME=kubernetes ---
+    # The API server and credentials; unset = the pod's own service account (in-cluster).
+    kubeconfig: Path | None = Field(default=None, alias="KUBECONFIG")
+    workload_namespace: str = Field(
+        default="wasteland-workloads", min_length=1, max_length=63, alias="WORKLOAD_NAMESPACE"
+    )
+    workload_image: str = Field(
+        default="hosted-wasteland/control-server:0.1.0", min_length=1, alias="WORKLOAD_IMAGE"
+    )
+    workload_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        default="IfNotPresent", alias="WORKLOAD_IMAGE_PULL_POLICY"
+    )
+    workload_port: int = Field(default=7400, gt=0, le=65535, alias="WORKLOAD_PORT")
+    workload_service_account: str = Field(
+        default="wasteland-workload", min_length=1, alias="WORKLOAD_SERVICE_ACCOUNT"
+    )
+    workload_secret_name: str = Field(
+        default="wasteland-workload", min_length=1, alias="WORKLOAD_SECRET_NAME"
+    )
+    workload_cpu_request: str = Field(default="50m", alias="WORKLOAD_CPU_REQUEST")
+    workload_memory_request: str = Field(default="128Mi", alias="WORKLOAD_MEMORY_REQUEST")
+    workload_cpu_limit: str = Field(default="1", alias="WORKLOAD_CPU_LIMIT")
+    workload_memory_limit: str = Field(default="512Mi", alias="WORKLOAD_MEMORY_LIMIT")
+    workload_ephemeral_storage_limit: str = Field(
+        default="1Gi", alias="WORKLOAD_EPHEMERAL_STORAGE_LIMIT"
+    )
+    cluster_domain: str = Field(default="cluster.local", min_length=1, alias="CLUSTER_DOMAIN")
+    # Development and tests only: the routes file of devstack's kubelet stand-in.
+    dev_service_routes_file: Path | None = Field(default=None, alias="DEV_SERVICE_ROUTES_FILE")
 
 
 def resolve_command(argv: tuple[str, ...]) -> tuple[str, ...]:
@@ -79,11 +125,55 @@ def resolve_command(argv: tuple[str, ...]) -> tuple[str, ...]:
     return (str(sibling), *argv[1:]) if sibling.exists() else argv
 
 
-def make_runtime(settings: ExecutorSettings) -> Runtime:
-    """The runtime ``settings.runtime`` names."""
+def workload_environment(settings: ExecutorSettings) -> dict[str, str]:
+    """Settings every control server inherits from its executor, whatever the runtime."""
+    return {
+        **telemetry.TraceExport.from_settings(settings).environment(),
+        "ACTION_RETRY_BUDGET_SECONDS": str(settings.action_retry_budget_seconds),
+    }
+
+
+def workload_template(settings: ExecutorSettings) -> manifests.WorkloadTemplate:
+    """The per-wasteland Deployment's settings-driven parts."""
+    return manifests.WorkloadTemplate(
+        namespace=settings.workload_namespace,
+        image=settings.workload_image,
+        image_pull_policy=settings.workload_image_pull_policy,
+        command=split_command(settings.control_server_command),
+        service_account=settings.workload_service_account,
+        secret_name=settings.workload_secret_name,
+        port=settings.workload_port,
+        resources=manifests.Resources(
+            cpu_request=settings.workload_cpu_request,
+            memory_request=settings.workload_memory_request,
+            cpu_limit=settings.workload_cpu_limit,
+            memory_limit=settings.workload_memory_limit,
+            ephemeral_storage_limit=settings.workload_ephemeral_storage_limit,
+        ),
+        wl_binary=settings.wl_binary,
+        dolthub_api_url=settings.dolthub_api_url,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+        stop_grace_seconds=round(settings.control_server_stop_grace_seconds),
+        extra_env=workload_environment(settings),
+    )
+
+
+def make_runtime(settings: ExecutorSettings, client: AsyncClient | None = None) -> Runtime:
+    """The runtime ``settings.runtime`` names (Kubernetes through ``client``)."""
     if settings.runtime == "kubernetes":
-        log.warning("RUNTIME=kubernetes is not implemented yet; actions will be refused")
-        return KubernetesRuntime()
+        routes = settings.dev_service_routes_file
+        if routes is not None:
+            log.warning("DEV_SERVICE_ROUTES_FILE is set: reaching workloads through %s", routes)
+        return KubernetesRuntime(
+            client or connect(settings.kubeconfig),
+            KubernetesRuntimeConfig(
+                template=workload_template(settings),
+                cluster_domain=settings.cluster_domain,
+                start_timeout=settings.control_server_start_timeout_seconds,
+                routes=ServiceRoutes(routes) if routes is not None else None,
+            ),
+        )
     return LocalRuntime(
         LocalRuntimeConfig(
             command=resolve_command(split_command(settings.control_server_command)),
@@ -96,10 +186,7 @@ def make_runtime(settings: ExecutorSettings) -> Runtime:
             host="127.0.0.1",
             start_timeout=settings.control_server_start_timeout_seconds,
             stop_grace=settings.control_server_stop_grace_seconds,
-            extra_env={
-                **telemetry.TraceExport.from_settings(settings).environment(),
-                "ACTION_RETRY_BUDGET_SECONDS": str(settings.action_retry_budget_seconds),
-            },
+            extra_env=workload_environment(settings),
         )
     )
 
@@ -119,10 +206,17 @@ async def build_and_start(
     if settings.migrate_on_start:
         await asyncio.to_thread(store.migrate_schema, engine)
     sessions = db.session_factory(engine)
-    runtime = runtime or make_runtime(settings)
+    leader: LeaderElector | None = None
+    if runtime is None:
+        client = connect(settings.kubeconfig) if settings.runtime == "kubernetes" else None
+        runtime = make_runtime(settings, client)
+        if client is not None:
+            leader = LeaderElector(client, settings.workload_namespace, settings.replica_id)
+    channels = Channels()
+    identity = ServiceCredentials("executor", settings.service_jwt_secret.get_secret_value())
     peers = Peers(
-        channels=Channels(),
-        credentials=ServiceCredentials("executor", settings.service_jwt_secret.get_secret_value()),
+        channels=channels,
+        credentials=identity,
         registry_addr=settings.registry_addr,
         board_addr=settings.board_addr,
         call_timeout=settings.call_timeout_seconds,
@@ -138,11 +232,14 @@ async def build_and_start(
             wait_budget_seconds=settings.wait_budget_seconds,
             operation_timeout_seconds=settings.operation_timeout_seconds,
             wake_wait_seconds=settings.wake_wait_seconds,
+            start_timeout_seconds=settings.control_server_start_timeout_seconds,
         ),
     )
+    recorder = GrpcActivity(channels, settings.board_addr, identity, service="executor")
+    deps.activity = recorder
     if clock is not None:
         deps.clock = clock
-    if settings.runtime == "local":
+    if not runtime.outlives_executor:
         recovered = await db.run_in_session(
             sessions, reconcile.recover_after_restart, now=deps.clock()
         )
@@ -168,8 +265,11 @@ async def build_and_start(
     )
     stop_loop = asyncio.Event()
     loop_task = asyncio.create_task(
-        reconcile.run_loop(deps, interval=settings.reconcile_interval_seconds, stop=stop_loop)
+        reconcile.run_loop(
+            deps, interval=settings.reconcile_interval_seconds, stop=stop_loop, leader=leader
+        )
     )
+    leader_task = asyncio.create_task(leader.run(stop_loop)) if leader is not None else None
 
     async def cleanup() -> None:
         stop_loop.set()
@@ -177,22 +277,36 @@ async def build_and_start(
             await asyncio.wait_for(loop_task, timeout=settings.shutdown_grace_seconds + 5)
         except TimeoutError:
             log.warning("the reconcile pass did not finish in time; cancelled")
-        in_flight = list(deps.operation_tasks.values())
+        if leader_task is not None:
+            await leader_task  # releases the lease: another replica takes over at once
+        in_flight = dict(deps.operation_tasks)
+        late: set[asyncio.Task[object]] = set()
         if in_flight:
             log.info("waiting for %d operations to finish", len(in_flight))
-            _, late = await asyncio.wait(in_flight, timeout=settings.shutdown_grace_seconds)
+            _, late = await asyncio.wait(
+                in_flight.values(), timeout=settings.shutdown_grace_seconds
+            )
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         for task in list(deps.background):
             task.cancel()
         await asyncio.gather(*deps.background, return_exceptions=True)
-        if settings.runtime == "local":
+        assert runtime is not None
+        if not runtime.outlives_executor:
             await reconcile.sleep_all(deps)
             # Operations cut short above: record an honest "outcome unknown".
             await db.run_in_session(sessions, reconcile.recover_after_restart, now=deps.clock())
         else:
+            # Workloads stay up for the next executor; only this process's operations
+            # that were cut short lost their outcome.
+            cut_short = [op_id for op_id, task in in_flight.items() if task in late]
+            if cut_short:
+                await db.run_in_session(
+                    sessions, reconcile.fail_operations, cut_short, now=deps.clock()
+                )
             await runtime.shutdown()
+        await recorder.close()
         await peers.close()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(engine.dispose)

@@ -34,6 +34,8 @@ OPERATION_KINDS = (
     "close",
     "sync",
     "register_town",
+    "merge_pull",
+    "close_pull",
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 from wasteland.v1 import common_pb2, executor_pb2
-from wasteland_common import errors
+from wasteland_common import activity, errors
 from wasteland_common.auth import CallerIdentity
 from wasteland_common.db import run_in_session
 
@@ -66,6 +66,7 @@ async def wake_for_user(deps: ExecutorDeps, caller: CallerIdentity, wasteland_id
     raised. A site admin without a membership reads but never wakes (PERMISSION_DENIED).
     """
     principal, user_token = access.user_call(caller)
+    activity.actor_var.set(principal.user_id)  # the wake is this user's doing
     wasteland_id = access.wasteland_id(wasteland_id)
     wasteland = await deps.peers.get_wasteland(user_token, wasteland_id)
     if principal.is_admin and wasteland.my_role == common_pb2.MEMBER_ROLE_VIEWER:
@@ -91,7 +92,8 @@ async def stop_for_caller(deps: ExecutorDeps, caller: CallerIdentity, wasteland_
         if service not in access.STOPPING_SERVICES:
             raise errors.PermissionDenied("this service may not stop workloads")
     else:
-        _, user_token = access.user_call(caller)
+        principal, user_token = access.user_call(caller)
+        activity.actor_var.set(principal.user_id)
         wasteland = await deps.peers.get_wasteland(user_token, wasteland_id)
         if wasteland.my_role not in OWNING_ROLES:
             raise errors.PermissionDenied("only the wasteland's owners may stop its workload")

@@ -21,8 +21,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2
 from sse_starlette import EventSourceResponse
-from wasteland.v1 import board_pb2, common_pb2, executor_pb2, registry_pb2
+from wasteland.v1 import activity_pb2, board_pb2, common_pb2, executor_pb2, registry_pb2
 from wasteland_common import enums
+from wasteland_common.activity import ActivityKindName, kind_number
 
 from . import schemas
 from .admins import read_only_admins
@@ -70,6 +71,7 @@ OperationId = Annotated[
     str, Path(min_length=1, max_length=schemas.ID_MAX, pattern=schemas.ID_PATTERN)
 ]
 TownId = Annotated[str, Path(min_length=1, max_length=schemas.ID_MAX, pattern=schemas.ID_PATTERN)]
+PullId = Annotated[str, Path(min_length=1, max_length=20, pattern=schemas.PULL_ID_PATTERN)]
 UserId = Annotated[str, Path(min_length=1, max_length=schemas.ID_MAX, pattern=r"^[^\s/]+$")]
 PageSize = Annotated[int, Query(ge=1, le=schemas.PAGE_SIZE_MAX)]
 PageToken = Annotated[str, Query(max_length=1000)]
@@ -636,36 +638,100 @@ async def list_completions(
     response_class=Response,
     responses={
         200: {
-            "description": 'Server-Sent Events: `event: board`, data `{"wanted_id", "status"}`',
-            "content": {"text/event-stream": {"schema": schemas.BoardEvent.model_json_schema()}},
+            "description": (
+                "Server-Sent Events from the wasteland's durable event log: `event: board`"
+                ' with data `{"wanted_id", "status", "observed_at"}` per change of an'
+                " item's shown status, and `event: activity` with an `Activity` per"
+                " activity record. Each event has an `id`; a client that reconnects with"
+                " `Last-Event-ID` receives every event after it (board changes are kept"
+                " BOARD_EVENT_RETENTION_HOURS). Every gateway and board-sync replica"
+                " delivers every event."
+            ),
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "oneOf": [
+                            schemas.BoardEvent.model_json_schema(),
+                            schemas.Activity.model_json_schema(),
+                        ]
+                    }
+                }
+            },
         }
     },
 )
-async def events(wasteland_id: WastelandId, who: CallerDep, d: DepsDep) -> Response:
-    """Stream one ``board`` event per change of a wanted item's status."""
+async def events(
+    wasteland_id: WastelandId,
+    who: CallerDep,
+    d: DepsDep,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            pattern=r"^[0-9]{1,18}$",
+            description="Resume after this event (browsers send it when they reconnect)",
+        ),
+    ] = None,
+) -> Response:
+    """Stream the wasteland's board changes and activity as they happen."""
     await visible_wasteland(d, who, wasteland_id)
-    call = d.clients.board.WatchBoard(
-        board_pb2.WatchBoardRequest(wasteland_id=wasteland_id),
+    call = d.clients.activity.WatchEvents(
+        activity_pb2.WatchEventsRequest(wasteland_id=wasteland_id, after=last_event_id or ""),
         metadata=d.clients.metadata(who.token),
         timeout=d.settings.events_max_seconds,
     )
-    # A board-sync that cannot be reached answers 503 now, not a 200 that ends at once.
+    # board-sync sends its headers once the subscription exists, so a client that has
+    # this response's headers sees every later event. A refusal (or an unreachable
+    # board-sync) ends the call instead: wait_for_connection raises it, so it answers
+    # with its error status now, not a 200 that ends at once.
+    await call.initial_metadata()
     await call.wait_for_connection()
-    return EventSourceResponse(
-        _board_events(call), ping=d.settings.events_ping_seconds, send_timeout=30
-    )
+    return EventSourceResponse(_events(call), ping=d.settings.events_ping_seconds, send_timeout=30)
 
 
-async def _board_events(call: Any) -> AsyncIterator[dict[str, str]]:
+async def _events(call: Any) -> AsyncIterator[dict[str, str]]:
     try:
         async for event in call:
-            yield {"event": "board", "data": schemas.board_event(event).model_dump_json()}
+            which = event.WhichOneof("event")
+            if which == "board":
+                data = schemas.board_event(event.board).model_dump_json()
+            elif which == "activity" and (entry := schemas.activity(event.activity)):
+                data = entry.model_dump_json()
+            else:
+                continue
+            yield {"event": which, "id": event.cursor, "data": data}
     except grpc.aio.AioRpcError as exc:
         # The stream ended (deadline, board-sync restart); the client reconnects.
         if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-            log.warning("board event stream ended: %s", exc.code().name)
+            log.warning("event stream ended: %s", exc.code().name)
     finally:
         call.cancel()
+
+
+@router.get("/v1/wastelands/{wasteland_id}/activity", response_model=schemas.ActivityList)
+async def list_activity(
+    wasteland_id: WastelandId,
+    who: CallerDep,
+    d: DepsDep,
+    kind: ActivityKindName | None = None,
+    page_size: PageSize = schemas.PAGE_SIZE_DEFAULT,
+    page_token: PageToken = "",
+) -> schemas.ActivityList:
+    """The wasteland's activity log, newest first (members and readers)."""
+    await visible_wasteland(d, who, wasteland_id)
+    resp = await d.clients.activity.ListActivity(
+        activity_pb2.ListActivityRequest(
+            wasteland_id=wasteland_id,
+            kind=kind_number(kind) if kind else activity_pb2.ACTIVITY_KIND_UNSPECIFIED,
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        **d.clients.opts(who.token),
+    )
+    return schemas.ActivityList(
+        events=[e for e in map(schemas.activity, resp.events) if e is not None],
+        next_page_token=resp.next_page_token,
+    )
 
 
 # =========================================================================== actions
@@ -865,6 +931,128 @@ async def sync(
         idempotency_key=idempotency_key,
     )  # fmt: skip
     return schemas.operation_result(result)
+
+
+# ====================================================================== review inbox
+@router.get(
+    "/v1/wastelands/{wasteland_id}/pulls",
+    response_model=schemas.PullList,
+    dependencies=[Depends(limited("browse"))],
+)
+async def list_pulls(
+    wasteland_id: WastelandId,
+    who: CallerDep,
+    d: DepsDep,
+    state: schemas.PullStateName = "open",
+    page_size: PageSize = schemas.PAGE_SIZE_DEFAULT,
+    page_token: PageToken = "",
+) -> schemas.PullList:
+    """The upstream's pull requests into `main` (open ones oldest first, closed and merged
+    ones newest first), each classified from its diff, read through the DoltHub SQL API by
+    board-sync (never by waking the workload)."""
+    await visible_wasteland(d, who, wasteland_id)
+    resp = await d.clients.board.ListPulls(
+        board_pb2.ListPullsRequest(
+            wasteland_id=wasteland_id,
+            state=enums.require_number(board_pb2.PullState, state),
+            page_size=page_size,
+            page_token=page_token,
+        ),
+        **d.clients.opts(who.token),
+    )
+    return schemas.PullList(
+        pulls=[schemas.pull(p) for p in resp.pulls], next_page_token=resp.next_page_token
+    )
+
+
+async def _pull(d: Deps, who: Caller, wasteland_id: str, pull_id: str) -> schemas.Pull:
+    resp = await d.clients.board.GetPull(
+        board_pb2.GetPullRequest(wasteland_id=wasteland_id, pull_id=pull_id),
+        **d.clients.opts(who.token),
+    )
+    return schemas.pull(resp.pull, with_changes=True)
+
+
+@router.get(
+    "/v1/wastelands/{wasteland_id}/pulls/{pull_id}",
+    response_model=schemas.Pull,
+    dependencies=[Depends(limited("browse"))],
+)
+async def get_pull(
+    wasteland_id: WastelandId, pull_id: PullId, who: CallerDep, d: DepsDep
+) -> schemas.Pull:
+    """One upstream pull request with its row changes."""
+    await visible_wasteland(d, who, wasteland_id)
+    return await _pull(d, who, wasteland_id, pull_id)
+
+
+async def _decide(
+    d: Deps,
+    who: Caller,
+    response: Response,
+    wasteland_id: str,
+    pull_id: str,
+    kind: common_pb2.OperationKind,
+    *,
+    confirm: bool = False,
+    idempotency_key: str | None,
+) -> schemas.Pull | JSONResponse:
+    result = await run_action(
+        d, who, response, wasteland_id, kind,
+        args=common_pb2.OperationArgs(pull_id=pull_id, confirm=confirm),
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    if result.status == common_pb2.OPERATION_STATUS_RUNNING:
+        return JSONResponse(
+            status_code=202, content=schemas.operation_result(result).model_dump(mode="json")
+        )
+    return await _pull(d, who, wasteland_id, pull_id)
+
+
+@router.post(
+    "/v1/wastelands/{wasteland_id}/pulls/{pull_id}/merge",
+    response_model=schemas.Pull,
+    responses=RUNNING_RESPONSE,
+)
+async def merge_pull(
+    wasteland_id: WastelandId,
+    pull_id: PullId,
+    who: CallerDep,
+    d: DepsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    body: Annotated[schemas.MergePullIn | None, Body()] = None,
+) -> schemas.Pull | JSONResponse:
+    """Merge an upstream pull request (maintainers and owners) with the caller's own
+    DoltHub token when it can write the upstream, else the wasteland's upstream credential;
+    verified on DoltHub, then the board is refreshed. 403 when it stamps the caller's own
+    work; 400 when it carries warnings and `confirm` is not true, or its diff cannot be
+    read; 409 when it conflicts with the upstream."""
+    return await _decide(
+        d, who, response, wasteland_id, pull_id, common_pb2.OPERATION_KIND_MERGE_PULL,
+        confirm=body.confirm if body is not None else False, idempotency_key=idempotency_key,
+    )  # fmt: skip
+
+
+@router.post(
+    "/v1/wastelands/{wasteland_id}/pulls/{pull_id}/close",
+    response_model=schemas.Pull,
+    responses=RUNNING_RESPONSE,
+)
+async def close_pull(
+    wasteland_id: WastelandId,
+    pull_id: PullId,
+    who: CallerDep,
+    d: DepsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> schemas.Pull | JSONResponse:
+    """Close an upstream pull request without merging it (maintainers and owners), with
+    the caller's own token or the wasteland's upstream credential; the board is refreshed."""
+    return await _decide(
+        d, who, response, wasteland_id, pull_id, common_pb2.OPERATION_KIND_CLOSE_PULL,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
 
 
 @router.get("/v1/operations/{operation_id}", response_model=schemas.OperationResult)
@@ -1094,7 +1282,10 @@ def policies_of(settings: GatewaySettings) -> dict[str, Policy]:
         "claim": Policy(settings.rate_limit_claim, window),
         "done": Policy(settings.rate_limit_done, window),
         "post": Policy(settings.rate_limit_post, window),
-        "browse": Policy(settings.rate_limit_browse, window),
+        # The hot path: a quarter of the limit is leased at a time (see ratelimit).
+        "browse": Policy(
+            settings.rate_limit_browse, window, lease=max(1, settings.rate_limit_browse // 4)
+        ),
     }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grpc_health.v1 import health_pb2_grpc
-from wasteland.v1 import board_pb2_grpc, executor_pb2_grpc, registry_pb2_grpc
+from wasteland.v1 import activity_pb2_grpc, board_pb2_grpc, executor_pb2_grpc, registry_pb2_grpc
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 
 from .settings import GatewaySettings
@@ -38,6 +38,8 @@ class GatewayClients:
     registry: Any
     board: Any
     executor: Any
+    # board-sync's ActivityService (the activity log and the event stream).
+    activity: Any
     health: Mapping[str, HealthTarget]
     credentials: ServiceCredentials
     rpc_timeout: float
@@ -63,6 +65,7 @@ class GatewayClients:
         return cls(
             registry=registry_pb2_grpc.RegistryServiceStub(registry_ch),
             board=board_pb2_grpc.BoardServiceStub(board_ch),
+            activity=activity_pb2_grpc.ActivityServiceStub(board_ch),
             executor=executor_pb2_grpc.ExecutorServiceStub(executor_ch),
             health={
                 "registry": HealthTarget(health_pb2_grpc.HealthStub(registry_ch), REGISTRY_SERVICE),

@@ -5,6 +5,13 @@ database and is bumped with one atomic upsert (``INSERT … ON CONFLICT DO UPDAT
 RETURNING``, on SQLite and PostgreSQL alike), so every replica sees the same count.
 A window starts at a multiple of its length in epoch seconds, so replicas agree on it
 without coordination. Time comes from an injected clock.
+
+A replica need not write the counter for every request: a policy may let it *lease* a
+batch of permits with one upsert and spend them locally (browse does: it is the hot
+path). The counter counts leased permits, so all replicas together never let more than
+the limit through; a permit leased by one replica and not spent there is lost to the
+window, so a user who alternates replicas may be refused a few requests early. Actions
+(claim, done, post) lease one permit at a time and stay exact.
 """
 
 from __future__ import annotations
@@ -45,10 +52,12 @@ rate_limit_counters = sa.Table(
 
 @dataclass(frozen=True)
 class Policy:
-    """At most ``limit`` requests per ``window_seconds``."""
+    """At most ``limit`` requests per ``window_seconds``; a replica leases ``lease``
+    permits at a time from the shared counter (1: every request is counted there)."""
 
     limit: int
     window_seconds: int
+    lease: int = 1
 
     def header(self) -> str:
         """The ``RateLimit-Policy`` value, e.g. ``10;w=60``."""
@@ -86,9 +95,15 @@ def window_of(now: float, window_seconds: int) -> tuple[datetime, int]:
 
 
 def count_request(
-    conn: sa.Connection, *, user_id: str, operation: str, window_start: datetime
+    conn: sa.Connection,
+    *,
+    user_id: str,
+    operation: str,
+    window_start: datetime,
+    amount: int = 1,
 ) -> int:
-    """Count one request of ``user_id`` for ``operation`` in the window; the new count.
+    """Count ``amount`` permits of ``user_id`` for ``operation`` in the window; the new
+    count.
 
     Also drops that user's counters of earlier windows, so the table stays bounded by
     the number of active users.
@@ -98,10 +113,12 @@ def count_request(
     table = rate_limit_counters
     stmt = (
         insert(table)
-        .values(user_id=user_id, operation=operation, window_start=window_start, request_count=1)
+        .values(
+            user_id=user_id, operation=operation, window_start=window_start, request_count=amount
+        )
         .on_conflict_do_update(
             index_elements=[table.c.user_id, table.c.operation, table.c.window_start],
-            set_={"request_count": table.c.request_count + 1},
+            set_={"request_count": table.c.request_count + amount},
         )
         .returning(table.c.request_count)
     )
@@ -116,13 +133,24 @@ def count_request(
     return count
 
 
+@dataclass
+class _Allowance:
+    """Permits this replica leased for one (user, operation) window."""
+
+    window_start: datetime
+    left: int  # leased and not spent yet
+    reserved: int  # the shared count right after the last lease (everyone's permits)
+
+
 class RateLimiter:
-    """Counts requests per user and operation in a shared database."""
+    """Counts requests per user and operation in a shared database (see the module)."""
 
     def __init__(self, engine: Engine, policies: Mapping[str, Policy], clock: Clock) -> None:
         self._engine = engine
         self._policies = dict(policies)
         self._clock = clock
+        self._allowances: dict[tuple[str, str], _Allowance] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     @classmethod
     def from_url(
@@ -138,33 +166,63 @@ class RateLimiter:
         """The policy of ``operation``."""
         return self._policies[operation]
 
-    def _count(self, user_id: str, operation: str) -> Decision:
-        policy = self._policies[operation]
-        window_start, left = window_of(self._clock(), policy.window_seconds)
+    def _reserve(self, user_id: str, operation: str, window_start: datetime, amount: int) -> int:
         with self._engine.begin() as conn:
-            count = count_request(
-                conn, user_id=user_id, operation=operation, window_start=window_start
+            return count_request(
+                conn,
+                user_id=user_id,
+                operation=operation,
+                window_start=window_start,
+                amount=amount,
             )
-        return Decision(
-            allowed=count <= policy.limit,
-            policy=policy,
-            remaining=max(0, policy.limit - count),
-            reset_seconds=left,
-        )
+
+    def _spend(self, allowance: _Allowance, policy: Policy, reset: int) -> Decision:
+        allowance.left -= 1
+        remaining = max(0, policy.limit - (allowance.reserved - allowance.left))
+        return Decision(True, policy, remaining, reset)
 
     async def check(self, user_id: str, operation: str) -> Decision:
         """Count this request and say whether it is within the limit.
 
+        Spends a locally leased permit when there is one, else leases a batch first.
         If the database cannot be reached the request is let through (and the failure
         logged): an outage of the counters must not take the whole API down.
         """
-        try:
-            return await asyncio.to_thread(self._count, user_id, operation)
-        except sa.exc.SQLAlchemyError:
-            log.warning("rate-limit store unavailable; letting %s through", operation)
-            policy = self._policies[operation]
-            _, left = window_of(self._clock(), policy.window_seconds)
-            return Decision(True, policy, policy.limit, left)
+        policy = self._policies[operation]
+        window_start, reset = window_of(self._clock(), policy.window_seconds)
+        key = (user_id, operation)
+        allowance = self._allowances.get(key)
+        if allowance is not None and allowance.window_start == window_start and allowance.left:
+            return self._spend(allowance, policy, reset)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            allowance = self._allowances.get(key)
+            fresh = allowance is not None and allowance.window_start == window_start
+            if fresh and allowance is not None and allowance.left:
+                return self._spend(allowance, policy, reset)
+            size = max(1, min(policy.lease, policy.limit))
+            try:
+                reserved = await asyncio.to_thread(
+                    self._reserve, user_id, operation, window_start, size
+                )
+            except sa.exc.SQLAlchemyError:
+                log.warning("rate-limit store unavailable; letting %s through", operation)
+                return Decision(True, policy, policy.limit, reset)
+            granted = max(0, min(size, policy.limit - (reserved - size)))
+            self._forget_old(window_start)
+            self._allowances[key] = _Allowance(window_start, granted, reserved)
+            if granted == 0:
+                return Decision(False, policy, 0, reset)
+            return self._spend(self._allowances[key], policy, reset)
+
+    def _forget_old(self, current: datetime) -> None:
+        """Drop allowances of windows that are over (the map stays bounded)."""
+        if len(self._allowances) < 10_000:
+            return
+        for key, allowance in list(self._allowances.items()):
+            if allowance.window_start < current:
+                del self._allowances[key]
+                self._locks.pop(key, None)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""

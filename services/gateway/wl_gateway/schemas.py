@@ -8,13 +8,15 @@ checked) and unknown extra fields are ignored. Responses use exactly the field n
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from wasteland.v1 import common_pb2
+from wasteland.v1 import board_pb2, common_pb2
 from wasteland_common import enums
+from wasteland_common.activity import ActivityKindName, kind_word
 
 # ---------------------------------------------------------------------------- limits
 NAME_MAX = 100
@@ -56,8 +58,35 @@ WastelandStatusName = Literal["provisioning", "active", "failed", "deleted"]
 RuntimeStateName = Literal["sleeping", "starting", "running", "stopping", "failed"]
 OperationStatusName = Literal["running", "succeeded", "failed"]
 OperationKindName = Literal[
-    "join", "post", "claim", "unclaim", "done", "accept", "reject", "close", "sync"
+    "join",
+    "post",
+    "claim",
+    "unclaim",
+    "done",
+    "accept",
+    "reject",
+    "close",
+    "sync",
+    "register_town",
+    "merge_pull",
+    "close_pull",
 ]
+PullStateName = Literal["open", "closed", "merged"]
+PullKindName = Literal[
+    "registration",
+    "post",
+    "claim",
+    "unclaim",
+    "done",
+    "accept",
+    "reject",
+    "close",
+    "town",
+    "fork_sync",
+    "other",
+]
+RowChangeKind = Literal["added", "modified", "removed"]
+PULL_ID_PATTERN = r"^[0-9]{1,20}$"
 
 
 def _printable(value: str) -> str:
@@ -217,6 +246,15 @@ class AcceptIn(_Body):
     severity: Severity | None = None
     skill_tags: Annotated[list[Tag], Field(max_length=TAGS_MAX)] | None = None
     message: Text | None = None
+
+
+class MergePullIn(_Body):
+    """``POST …/pulls/{pull_id}/merge`` (the body is optional)."""
+
+    confirm: bool = Field(
+        default=False,
+        description="merge although the pull request carries warnings (otherwise 400)",
+    )
 
 
 class RejectIn(_Body):
@@ -397,6 +435,59 @@ class OperationResult(BaseModel):
     error_code: str | None = None
     rig_handle: str | None = None
     fork_sync: ForkSync | None = None
+    pull_id: str | None = None
+
+
+class PullWarning(BaseModel):
+    code: str = Field(description="done_not_by_claimer, claim_for_another_rig")
+    message: str
+
+
+class PullChange(BaseModel):
+    table: str
+    key: str = Field(description="the row's primary key")
+    kind: RowChangeKind
+    before: dict[str, str | None] | None = Field(
+        default=None, description="the row when the branch was cut (absent when added)"
+    )
+    after: dict[str, str | None] | None = Field(
+        default=None, description="the row the pull request proposes (absent when removed)"
+    )
+
+
+class Pull(BaseModel):
+    pull_id: str
+    title: str
+    state: PullStateName
+    kind: PullKindName = Field(description="what it does to the commons, read from its diff")
+    wanted_id: str | None
+    author_rig: str | None
+    from_branch: str
+    created_at: datetime | None
+    mergeable: bool | None = Field(
+        description=(
+            "whether it merges into the upstream's main as it is now: no row it changes was"
+            " changed differently upstream since its branch was cut; null when its changes"
+            " cannot be read, false once closed or merged"
+        )
+    )
+    url: str
+    warnings: list[PullWarning] = Field(
+        description="what a maintainer should see first; merging needs confirm while any"
+    )
+    from_owner: str = Field(description="the DoltHub owner of the database it comes from")
+    author: str | None = Field(description="the DoltHub user who opened it")
+    stamp_subjects: list[str] = Field(
+        description="whose work its stamps judge; none of them may merge it"
+    )
+    changes: list[PullChange] | None = Field(
+        default=None, description="its row changes (in GET of one pull request, merge, close)"
+    )
+
+
+class PullList(BaseModel):
+    pulls: list[Pull]
+    next_page_token: str
 
 
 class Runtime(BaseModel):
@@ -426,6 +517,27 @@ class BoardEvent(BaseModel):
     wanted_id: str
     status: str
     observed_at: datetime | None = None
+
+
+class Activity(BaseModel):
+    """One entry of a wasteland's activity log; also the ``data`` of an ``activity``
+    server-sent event."""
+
+    event_id: str
+    kind: ActivityKindName
+    actor: str = Field(description='the Kilo user id, or "service:<name>" for a service')
+    wanted_id: str | None
+    pull_id: str | None
+    detail: str
+    request_id: str = Field(
+        description="X-Request-Id of the request that caused it; empty when none did"
+    )
+    at: datetime
+
+
+class ActivityList(BaseModel):
+    events: list[Activity]
+    next_page_token: str
 
 
 class Health(BaseModel):
@@ -638,6 +750,48 @@ def operation_result(msg: Any) -> OperationResult:
         error_code=_opt(msg.error_code),
         rig_handle=_opt(msg.rig_handle),
         fork_sync=fork_sync(msg.fork_sync) if msg.HasField("fork_sync") else None,
+        pull_id=_opt(msg.pull_id),
+    )
+
+
+def _row(text: str) -> dict[str, str | None] | None:
+    if not text:
+        return None
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        return None
+    return {str(k): v if v is None else str(v) for k, v in value.items()}
+
+
+def pull(msg: Any, *, with_changes: bool = False) -> Pull:
+    """A ``Pull`` response from ``board_pb2.Pull``."""
+    return Pull(
+        pull_id=msg.pull_id,
+        title=msg.title,
+        state=enums.word(board_pb2.PullState, msg.state) or "open",  # type: ignore[arg-type]
+        kind=enums.word(board_pb2.PullKind, msg.kind) or "other",  # type: ignore[arg-type]
+        wanted_id=_opt(msg.wanted_id),
+        author_rig=_opt(msg.author_rig),
+        from_branch=msg.from_branch,
+        created_at=timestamp(msg.created_at),
+        mergeable=msg.mergeable if msg.HasField("mergeable") else None,
+        url=msg.url,
+        warnings=[PullWarning(code=w.code, message=w.message) for w in msg.warnings],
+        from_owner=msg.from_owner,
+        author=_opt(msg.author),
+        stamp_subjects=list(msg.stamp_subjects),
+        changes=[
+            PullChange(
+                table=c.table,
+                key=c.key,
+                kind=c.kind,
+                before=_row(c.before_json),
+                after=_row(c.after_json),
+            )
+            for c in msg.changes
+        ]
+        if with_changes
+        else None,
     )
 
 
@@ -668,4 +822,23 @@ def board_event(msg: Any) -> BoardEvent:
     """The data of a ``board`` event."""
     return BoardEvent(
         wanted_id=msg.wanted_id, status=msg.status, observed_at=timestamp(msg.observed_at)
+    )
+
+
+def activity(msg: Any) -> Activity | None:
+    """An ``Activity`` response; None for a kind this gateway does not know (a newer
+    board-sync), which is left out rather than shown wrongly."""
+    kind = kind_word(msg.kind)
+    at = timestamp(msg.at)
+    if kind is None or at is None:
+        return None
+    return Activity(
+        event_id=msg.event_id,
+        kind=kind,
+        actor=msg.actor,
+        wanted_id=_opt(msg.wanted_id),
+        pull_id=_opt(msg.pull_id),
+        detail=msg.detail,
+        request_id=msg.request_id,
+        at=at,
     )

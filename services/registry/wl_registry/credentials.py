@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ from . import crypto, members, ownership, store
 from .crypto import Keyring, SealedSecret
 from .store import CredentialRow, WastelandRow
 from .validation import UpstreamRef, upstream
-from .wastelands import access_to
+from .wastelands import access_to, member_row
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class CredentialStatus:
     connected_at: datetime | None = None
     fork_behind: bool | None = None
     fork_checked_at: datetime | None = None
+    # Set by connect when connecting made the caller a member (not part of the API).
+    joined: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,10 @@ def save(
     )
     if row.status != "active":
         raise errors.FailedPrecondition("the wasteland is not active")
+    # Connecting makes a reader of a public wasteland a contributor.
+    joined = (
+        access.source == "public" and member_row(session, wasteland_id, principal.user_id) is None
+    )
     member = members.ensure_member(session, principal, wasteland_id, access, now=now, new_id=new_id)
     rig_handle = credential.rig_handle or member.rig_handle or credential.dolthub_org
     if member.rig_handle is not None and rig_handle != member.rig_handle:
@@ -216,7 +222,7 @@ def save(
         now=now,
         new_id=new_id,
     )
-    return status_of(cred)
+    return replace(status_of(cred), joined=joined)
 
 
 def store_row(
@@ -359,19 +365,20 @@ async def status_with_fork(
     return await store.run(sessions, status, principal, wasteland_id)
 
 
-def delete(session: Session, principal: Principal, wasteland_id: str) -> None:
-    """Erase the caller's credential (nothing happens when there is none); a site admin
-    without a membership changes nothing here either."""
+def delete(session: Session, principal: Principal, wasteland_id: str) -> bool:
+    """Erase the caller's credential; whether there was one (nothing happens when there
+    is none). A site admin without a membership changes nothing here either."""
     _, access = access_to(session, principal, wasteland_id)
     ownership.require(
         ownership.can_connect(access), "site admins may read this wasteland but not change it"
     )
-    session.execute(
+    result = session.execute(
         sa.delete(CredentialRow).where(
             CredentialRow.wasteland_id == wasteland_id,
             CredentialRow.user_id == principal.user_id,
         )
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def reveal(row: CredentialRow, keyring: Keyring) -> SecretStr:

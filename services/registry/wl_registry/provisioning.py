@@ -27,9 +27,11 @@ from datetime import datetime
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import commons, dolthub, errors
+from wasteland_common.activity import ActivityRecorder
 from wasteland_common.auth import Principal
 from wasteland_common.dolthub import DoltHubClient, bind
 
+from . import activity as activity_log
 from . import credentials as member_credentials
 from . import crypto, members, store, upstream_credentials
 from .board import BoardNotifier
@@ -281,12 +283,14 @@ async def execute(
     run: Run,
     *,
     board: BoardNotifier,
+    activity: ActivityRecorder,
     limit_seconds: float,
     now: Callable[[], datetime],
 ) -> WastelandView:
-    """Build and verify the commons, then record the outcome: ``active`` (and tracked by
-    board-sync) or ``failed`` with a reason. Raises the failure (refused outright:
-    ``refused`` is set on the wasteland's record first, see :func:`failure_reason`)."""
+    """Build and verify the commons, then record the outcome: ``active`` (tracked by
+    board-sync; ``provisioned`` in the activity log) or ``failed`` with a reason. Raises
+    the failure (refused outright: ``refused`` is set on the wasteland's record first, see
+    :func:`failure_reason`)."""
     acting = client.with_token(run.creator.token)
     try:
         async with asyncio.timeout(limit_seconds):
@@ -315,6 +319,9 @@ async def execute(
             "wasteland %s provisioned at %s", run.wasteland_id, run.target.ref,
             extra={"event": "wasteland.provisioned"},
         )  # fmt: skip
+        await activity_log.provisioned(
+            activity, run.user_id, active, rig_handle=run.creator.rig_handle
+        )
         await board.track(active.wasteland_id, active.upstream)
     return active
 
@@ -361,13 +368,13 @@ _runs: set[asyncio.Task[WastelandView]] = set()
 
 async def _start(
     sessions: sessionmaker[Session], settings: Settings, run: Run, *, board: BoardNotifier,
-    now: Callable[[], datetime],
+    activity: ActivityRecorder, now: Callable[[], datetime],
 ) -> WastelandView:  # fmt: skip
     """Run the provisioning in its own task (a caller who hangs up does not stop it) and
     wait for it up to ``settings.wait``; then answer the wasteland as it is."""
     task = asyncio.create_task(
         execute(sessions, settings.client, settings.template, run, board=board,
-                limit_seconds=settings.timeout, now=now)
+                activity=activity, limit_seconds=settings.timeout, now=now)
     )  # fmt: skip
     _runs.add(task)
     task.add_done_callback(_runs.discard)
@@ -404,6 +411,7 @@ async def create(
     settings: Settings,
     keyring: Keyring,
     board: BoardNotifier,
+    activity: ActivityRecorder,
     now: Callable[[], datetime],
     new_id: Callable[[], str],
 ) -> WastelandView:
@@ -431,8 +439,13 @@ async def create(
         "fork of the template" if target.fork else "new database",
         extra={"event": "wasteland.provisioning"},
     )  # fmt: skip
+    # Recorded before the run starts, so it precedes ``provisioned``. (A create refused
+    # outright forgets the wasteland, and with it any view of these records.)
+    await activity_log.created_with_new_commons(
+        activity, principal, pending, creator_org=creator.org if creator.rig_handle else ""
+    )
     run = Run(pending.wasteland_id, principal.user_id, spec.name, spec.visibility, target, creator)
-    return await _start(sessions, settings, run, board=board, now=now)
+    return await _start(sessions, settings, run, board=board, activity=activity, now=now)
 
 
 def _retryable(
@@ -466,8 +479,9 @@ async def retry(
     settings: Settings,
     keyring: Keyring,
     board: BoardNotifier,
+    activity: ActivityRecorder,
     now: Callable[[], datetime],
 ) -> WastelandView:
     """Run the provisioning of a failed wasteland again (its owner)."""
     run = await store.run(sessions, _retryable, principal, wasteland_id, keyring, settings.template)
-    return await _start(sessions, settings, run, board=board, now=now)
+    return await _start(sessions, settings, run, board=board, activity=activity, now=now)

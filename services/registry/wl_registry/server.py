@@ -13,6 +13,7 @@ import grpc
 from pydantic import Field, SecretStr
 from wasteland.v1 import registry_pb2, registry_pb2_grpc
 from wasteland_common import db, dolthub, grpc_server, logs, telemetry
+from wasteland_common.activity import ActivityRecorder, GrpcActivity
 from wasteland_common.auth import Authenticator
 from wasteland_common.grpc_client import Channels, ServiceCredentials
 from wasteland_common.settings import CommonSettings
@@ -97,6 +98,7 @@ async def build_and_start(
     validate_token: TokenValidator | None = None,
     board: BoardNotifier | None = None,
     workloads: WorkloadNotifier | None = None,
+    activity: ActivityRecorder | None = None,
 ) -> tuple[grpc_server.RunningServer, Callable[[], Awaitable[None]]]:
     """Build the dependencies, migrate, and start the gRPC server.
 
@@ -136,6 +138,9 @@ async def build_and_start(
         workloads = GrpcWorkloads(
             channels, settings.executor_addr, identity, settings.executor_call_timeout_seconds
         )
+    recorder = GrpcActivity(channels, settings.board_addr, identity, service="registry")
+    if activity is None:
+        activity = recorder
     deps = RegistryDeps(
         sessions=sessions,
         authenticator=Authenticator(
@@ -157,6 +162,7 @@ async def build_and_start(
         probe_upstream=dolthub_probe(client),
         check_fork=dolthub_fork_checker(client),
         workloads=workloads,
+        activity=activity,
     )
     running = await start_server(deps, host=settings.grpc_host, port=settings.grpc_port)
     # The first pass runs at once, then one every PURGE_INTERVAL_SECONDS.
@@ -171,6 +177,7 @@ async def build_and_start(
         purging.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purging
+        await recorder.close()
         await channels.close()
         if owns_client:
             await client.aclose()

@@ -13,11 +13,13 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland.v1 import registry_pb2
 from wasteland_common import errors
+from wasteland_common.activity import ActivityRecorder, NoActivity
 from wasteland_common.auth import Authenticator, Principal
 from wasteland_common.db import utcnow
 
 from . import (
     actions,
+    activity,
     convert,
     credentials,
     members,
@@ -58,6 +60,8 @@ class RegistryDeps:
     probe_upstream: WriteProbe
     check_fork: ForkChecker
     workloads: WorkloadNotifier = field(default_factory=NoWorkloads)
+    # Where the wastelands' activity logs are written (board-sync's ActivityService).
+    activity: ActivityRecorder = field(default_factory=NoActivity)
     now: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = field(default=_new_id)
 
@@ -120,6 +124,7 @@ class RegistryServicer:
                 now=self.deps.now,
                 new_id=self.deps.new_id,
             )
+            await activity.created(self.deps.activity, principal, created)
         else:
             token = request.dolthub_token
             created = await provisioning.create(
@@ -130,6 +135,7 @@ class RegistryServicer:
                 settings=self.deps.provisioning,
                 keyring=self.deps.keyring,
                 board=self.deps.board,
+                activity=self.deps.activity,
                 now=self.deps.now,
                 new_id=self.deps.new_id,
             )
@@ -188,6 +194,7 @@ class RegistryServicer:
             settings=self.deps.provisioning,
             keyring=self.deps.keyring,
             board=self.deps.board,
+            activity=self.deps.activity,
             now=self.deps.now,
         )
         return registry_pb2.RetryProvisioningResponse(wasteland=convert.wasteland(retried))
@@ -222,6 +229,7 @@ class RegistryServicer:
             now=self.deps.now,
             new_id=self.deps.new_id,
         )
+        await activity.credential_connected(self.deps.activity, principal, wasteland_id, status)
         return registry_pb2.PutCredentialResponse(credential=convert.credential(status))
 
     async def GetCredential(self, request: Any, context: Any) -> Any:
@@ -240,7 +248,8 @@ class RegistryServicer:
     async def DeleteCredential(self, request: Any, context: Any) -> Any:
         principal = self._user(context)
         wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
-        await self._run(credentials.delete, principal, wasteland_id)
+        if await self._run(credentials.delete, principal, wasteland_id):
+            await activity.credential_removed(self.deps.activity, principal, wasteland_id)
         return registry_pb2.DeleteCredentialResponse()
 
     # ------------------------------------------------------------------ upstream credential
@@ -258,6 +267,9 @@ class RegistryServicer:
             keyring=self.deps.keyring,
             now=self.deps.now,
         )
+        await activity.upstream_credential_connected(
+            self.deps.activity, principal, wasteland_id, status
+        )
         return registry_pb2.PutUpstreamCredentialResponse(
             credential=convert.upstream_credential(status)
         )
@@ -273,7 +285,8 @@ class RegistryServicer:
     async def DeleteUpstreamCredential(self, request: Any, context: Any) -> Any:
         principal = self._user(context)
         wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
-        await self._run(upstream_credentials.delete, principal, wasteland_id)
+        if await self._run(upstream_credentials.delete, principal, wasteland_id):
+            await activity.upstream_credential_removed(self.deps.activity, principal, wasteland_id)
         return registry_pb2.DeleteUpstreamCredentialResponse()
 
     # ------------------------------------------------------------------ members
@@ -301,6 +314,7 @@ class RegistryServicer:
             now=self.deps.now(),
             new_id=self.deps.new_id,
         )
+        await activity.member_added(self.deps.activity, principal, wasteland_id, added)
         return registry_pb2.AddMemberResponse(member=convert.member(added))
 
     async def UpdateMember(self, request: Any, context: Any) -> Any:
@@ -325,6 +339,7 @@ class RegistryServicer:
         wasteland_id = validation.identifier(request.wasteland_id, "wasteland_id")
         user_id = validation.user_id(request.user_id)
         await self._run(members.remove, principal, wasteland_id, user_id=user_id)
+        await activity.member_removed(self.deps.activity, principal, wasteland_id, user_id)
         return registry_pb2.RemoveMemberResponse()
 
     # ------------------------------------------------------------------ towns

@@ -182,13 +182,14 @@ def status(session: Session, principal: Principal, wasteland_id: str) -> Upstrea
     return status_of(session.get(UpstreamCredentialRow, wasteland_id))
 
 
-def delete(session: Session, principal: Principal, wasteland_id: str) -> None:
-    """Erase the upstream credential (owners and maintainers)."""
+def delete(session: Session, principal: Principal, wasteland_id: str) -> bool:
+    """Erase the upstream credential (owners and maintainers); whether there was one."""
     _, access = access_to(session, principal, wasteland_id)
     ownership.require(access.is_member and access.at_least("maintainer"), MANAGERS_ONLY)
-    session.execute(
+    result = session.execute(
         sa.delete(UpstreamCredentialRow).where(UpstreamCredentialRow.wasteland_id == wasteland_id)
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def reveal(session: Session, wasteland_id: str, keyring: Keyring) -> SecretStr | None:

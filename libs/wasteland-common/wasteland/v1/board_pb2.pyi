@@ -17,10 +17,48 @@ class BrowseSort(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BROWSE_SORT_PRIORITY: _ClassVar[BrowseSort]
     BROWSE_SORT_CREATED: _ClassVar[BrowseSort]
     BROWSE_SORT_UPDATED: _ClassVar[BrowseSort]
+
+class PullState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PULL_STATE_UNSPECIFIED: _ClassVar[PullState]
+    PULL_STATE_OPEN: _ClassVar[PullState]
+    PULL_STATE_CLOSED: _ClassVar[PullState]
+    PULL_STATE_MERGED: _ClassVar[PullState]
+
+class PullKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PULL_KIND_UNSPECIFIED: _ClassVar[PullKind]
+    PULL_KIND_REGISTRATION: _ClassVar[PullKind]
+    PULL_KIND_POST: _ClassVar[PullKind]
+    PULL_KIND_CLAIM: _ClassVar[PullKind]
+    PULL_KIND_UNCLAIM: _ClassVar[PullKind]
+    PULL_KIND_DONE: _ClassVar[PullKind]
+    PULL_KIND_ACCEPT: _ClassVar[PullKind]
+    PULL_KIND_REJECT: _ClassVar[PullKind]
+    PULL_KIND_CLOSE: _ClassVar[PullKind]
+    PULL_KIND_TOWN: _ClassVar[PullKind]
+    PULL_KIND_FORK_SYNC: _ClassVar[PullKind]
+    PULL_KIND_OTHER: _ClassVar[PullKind]
 BROWSE_SORT_UNSPECIFIED: BrowseSort
 BROWSE_SORT_PRIORITY: BrowseSort
 BROWSE_SORT_CREATED: BrowseSort
 BROWSE_SORT_UPDATED: BrowseSort
+PULL_STATE_UNSPECIFIED: PullState
+PULL_STATE_OPEN: PullState
+PULL_STATE_CLOSED: PullState
+PULL_STATE_MERGED: PullState
+PULL_KIND_UNSPECIFIED: PullKind
+PULL_KIND_REGISTRATION: PullKind
+PULL_KIND_POST: PullKind
+PULL_KIND_CLAIM: PullKind
+PULL_KIND_UNCLAIM: PullKind
+PULL_KIND_DONE: PullKind
+PULL_KIND_ACCEPT: PullKind
+PULL_KIND_REJECT: PullKind
+PULL_KIND_CLOSE: PullKind
+PULL_KIND_TOWN: PullKind
+PULL_KIND_FORK_SYNC: PullKind
+PULL_KIND_OTHER: PullKind
 
 class TrackWastelandRequest(_message.Message):
     __slots__ = ("wasteland_id", "upstream", "poll_interval_seconds")
@@ -198,3 +236,93 @@ class BoardEvent(_message.Message):
     status: str
     observed_at: _timestamp_pb2.Timestamp
     def __init__(self, wasteland_id: _Optional[str] = ..., wanted_id: _Optional[str] = ..., status: _Optional[str] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PullWarning(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class PullChange(_message.Message):
+    __slots__ = ("table", "key", "kind", "before_json", "after_json")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_JSON_FIELD_NUMBER: _ClassVar[int]
+    AFTER_JSON_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    key: str
+    kind: str
+    before_json: str
+    after_json: str
+    def __init__(self, table: _Optional[str] = ..., key: _Optional[str] = ..., kind: _Optional[str] = ..., before_json: _Optional[str] = ..., after_json: _Optional[str] = ...) -> None: ...
+
+class Pull(_message.Message):
+    __slots__ = ("pull_id", "title", "state", "kind", "wanted_id", "author_rig", "from_branch", "created_at", "mergeable", "url", "warnings", "from_owner", "author", "stamp_subjects", "changes")
+    PULL_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    WANTED_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_RIG_FIELD_NUMBER: _ClassVar[int]
+    FROM_BRANCH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    MERGEABLE_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    FROM_OWNER_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    STAMP_SUBJECTS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    pull_id: str
+    title: str
+    state: PullState
+    kind: PullKind
+    wanted_id: str
+    author_rig: str
+    from_branch: str
+    created_at: _timestamp_pb2.Timestamp
+    mergeable: bool
+    url: str
+    warnings: _containers.RepeatedCompositeFieldContainer[PullWarning]
+    from_owner: str
+    author: str
+    stamp_subjects: _containers.RepeatedScalarFieldContainer[str]
+    changes: _containers.RepeatedCompositeFieldContainer[PullChange]
+    def __init__(self, pull_id: _Optional[str] = ..., title: _Optional[str] = ..., state: _Optional[_Union[PullState, str]] = ..., kind: _Optional[_Union[PullKind, str]] = ..., wanted_id: _Optional[str] = ..., author_rig: _Optional[str] = ..., from_branch: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mergeable: _Optional[bool] = ..., url: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[PullWarning, _Mapping]]] = ..., from_owner: _Optional[str] = ..., author: _Optional[str] = ..., stamp_subjects: _Optional[_Iterable[str]] = ..., changes: _Optional[_Iterable[_Union[PullChange, _Mapping]]] = ...) -> None: ...
+
+class ListPullsRequest(_message.Message):
+    __slots__ = ("wasteland_id", "state", "page_size", "page_token")
+    WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    wasteland_id: str
+    state: PullState
+    page_size: int
+    page_token: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., state: _Optional[_Union[PullState, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPullsResponse(_message.Message):
+    __slots__ = ("pulls", "next_page_token")
+    PULLS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    pulls: _containers.RepeatedCompositeFieldContainer[Pull]
+    next_page_token: str
+    def __init__(self, pulls: _Optional[_Iterable[_Union[Pull, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetPullRequest(_message.Message):
+    __slots__ = ("wasteland_id", "pull_id")
+    WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    PULL_ID_FIELD_NUMBER: _ClassVar[int]
+    wasteland_id: str
+    pull_id: str
+    def __init__(self, wasteland_id: _Optional[str] = ..., pull_id: _Optional[str] = ...) -> None: ...
+
+class GetPullResponse(_message.Message):
+    __slots__ = ("pull",)
+    PULL_FIELD_NUMBER: _ClassVar[int]
+    pull: Pull
+    def __init__(self, pull: _Optional[_Union[Pull, _Mapping]] = ...) -> None: ...

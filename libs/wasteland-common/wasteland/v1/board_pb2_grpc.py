@@ -81,6 +81,16 @@ class BoardServiceStub:
                 request_serializer=wasteland_dot_v1_dot_board__pb2.WatchBoardRequest.SerializeToString,
                 response_deserializer=wasteland_dot_v1_dot_board__pb2.BoardEvent.FromString,
                 _registered_method=True)
+        self.ListPulls = channel.unary_unary(
+                '/wasteland.v1.BoardService/ListPulls',
+                request_serializer=wasteland_dot_v1_dot_board__pb2.ListPullsRequest.SerializeToString,
+                response_deserializer=wasteland_dot_v1_dot_board__pb2.ListPullsResponse.FromString,
+                _registered_method=True)
+        self.GetPull = channel.unary_unary(
+                '/wasteland.v1.BoardService/GetPull',
+                request_serializer=wasteland_dot_v1_dot_board__pb2.GetPullRequest.SerializeToString,
+                response_deserializer=wasteland_dot_v1_dot_board__pb2.GetPullResponse.FromString,
+                _registered_method=True)
 
 
 class BoardServiceServicer:
@@ -145,6 +155,21 @@ class BoardServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPulls(self, request, context):
+        """The review inbox: the upstream's pull requests into `main`, each classified from its
+        diff (read through the DoltHub SQL API, never by a workload).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPull(self, request, context):
+        """One pull request with its row changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BoardServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +217,16 @@ def add_BoardServiceServicer_to_server(servicer, server):
                     servicer.WatchBoard,
                     request_deserializer=wasteland_dot_v1_dot_board__pb2.WatchBoardRequest.FromString,
                     response_serializer=wasteland_dot_v1_dot_board__pb2.BoardEvent.SerializeToString,
+            ),
+            'ListPulls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPulls,
+                    request_deserializer=wasteland_dot_v1_dot_board__pb2.ListPullsRequest.FromString,
+                    response_serializer=wasteland_dot_v1_dot_board__pb2.ListPullsResponse.SerializeToString,
+            ),
+            'GetPull': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPull,
+                    request_deserializer=wasteland_dot_v1_dot_board__pb2.GetPullRequest.FromString,
+                    response_serializer=wasteland_dot_v1_dot_board__pb2.GetPullResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -439,6 +474,60 @@ class BoardService:
             '/wasteland.v1.BoardService/WatchBoard',
             wasteland_dot_v1_dot_board__pb2.WatchBoardRequest.SerializeToString,
             wasteland_dot_v1_dot_board__pb2.BoardEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPulls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wasteland.v1.BoardService/ListPulls',
+            wasteland_dot_v1_dot_board__pb2.ListPullsRequest.SerializeToString,
+            wasteland_dot_v1_dot_board__pb2.ListPullsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPull(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/wasteland.v1.BoardService/GetPull',
+            wasteland_dot_v1_dot_board__pb2.GetPullRequest.SerializeToString,
+            wasteland_dot_v1_dot_board__pb2.GetPullResponse.FromString,
             options,
             channel_credentials,
             insecure,

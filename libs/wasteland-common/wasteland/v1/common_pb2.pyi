@@ -66,6 +66,8 @@ class OperationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OPERATION_KIND_CLOSE: _ClassVar[OperationKind]
     OPERATION_KIND_SYNC: _ClassVar[OperationKind]
     OPERATION_KIND_REGISTER_TOWN: _ClassVar[OperationKind]
+    OPERATION_KIND_MERGE_PULL: _ClassVar[OperationKind]
+    OPERATION_KIND_CLOSE_PULL: _ClassVar[OperationKind]
 
 class OperationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -109,6 +111,8 @@ OPERATION_KIND_REJECT: OperationKind
 OPERATION_KIND_CLOSE: OperationKind
 OPERATION_KIND_SYNC: OperationKind
 OPERATION_KIND_REGISTER_TOWN: OperationKind
+OPERATION_KIND_MERGE_PULL: OperationKind
+OPERATION_KIND_CLOSE_PULL: OperationKind
 OPERATION_STATUS_UNSPECIFIED: OperationStatus
 OPERATION_STATUS_RUNNING: OperationStatus
 OPERATION_STATUS_SUCCEEDED: OperationStatus
@@ -323,7 +327,7 @@ class Town(_message.Message):
     def __init__(self, town_id: _Optional[str] = ..., rig_handle: _Optional[str] = ..., owner_email: _Optional[str] = ..., parent_rig: _Optional[str] = ..., connected_by: _Optional[str] = ..., connected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pull_request_url: _Optional[str] = ...) -> None: ...
 
 class OperationArgs(_message.Message):
-    __slots__ = ("title", "description", "project", "type", "priority", "effort_level", "tags", "evidence", "quality", "reliability", "severity", "skill_tags", "message", "reason", "rig_handle", "display_name", "owner_email", "town_id")
+    __slots__ = ("title", "description", "project", "type", "priority", "effort_level", "tags", "evidence", "quality", "reliability", "severity", "skill_tags", "message", "reason", "rig_handle", "display_name", "owner_email", "town_id", "pull_id", "confirm")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -342,6 +346,8 @@ class OperationArgs(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OWNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
     TOWN_ID_FIELD_NUMBER: _ClassVar[int]
+    PULL_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIRM_FIELD_NUMBER: _ClassVar[int]
     title: str
     description: str
     project: str
@@ -360,7 +366,9 @@ class OperationArgs(_message.Message):
     display_name: str
     owner_email: str
     town_id: str
-    def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., project: _Optional[str] = ..., type: _Optional[str] = ..., priority: _Optional[int] = ..., effort_level: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., evidence: _Optional[str] = ..., quality: _Optional[int] = ..., reliability: _Optional[int] = ..., severity: _Optional[str] = ..., skill_tags: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., rig_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., owner_email: _Optional[str] = ..., town_id: _Optional[str] = ...) -> None: ...
+    pull_id: str
+    confirm: bool
+    def __init__(self, title: _Optional[str] = ..., description: _Optional[str] = ..., project: _Optional[str] = ..., type: _Optional[str] = ..., priority: _Optional[int] = ..., effort_level: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., evidence: _Optional[str] = ..., quality: _Optional[int] = ..., reliability: _Optional[int] = ..., severity: _Optional[str] = ..., skill_tags: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ..., rig_handle: _Optional[str] = ..., display_name: _Optional[str] = ..., owner_email: _Optional[str] = ..., town_id: _Optional[str] = ..., pull_id: _Optional[str] = ..., confirm: _Optional[bool] = ...) -> None: ...
 
 class ForkSync(_message.Message):
     __slots__ = ("fork_behind_before", "fork_behind_after", "pull_request_url", "branches_removed")
@@ -375,7 +383,7 @@ class ForkSync(_message.Message):
     def __init__(self, fork_behind_before: _Optional[bool] = ..., fork_behind_after: _Optional[bool] = ..., pull_request_url: _Optional[str] = ..., branches_removed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OperationResult(_message.Message):
-    __slots__ = ("operation_id", "status", "kind", "wanted_id", "item", "branch", "pull_request_url", "error", "error_code", "rig_handle", "fork_sync")
+    __slots__ = ("operation_id", "status", "kind", "wanted_id", "item", "branch", "pull_request_url", "error", "error_code", "rig_handle", "fork_sync", "pull_id")
     OPERATION_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -387,6 +395,7 @@ class OperationResult(_message.Message):
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
     FORK_SYNC_FIELD_NUMBER: _ClassVar[int]
+    PULL_ID_FIELD_NUMBER: _ClassVar[int]
     operation_id: str
     status: OperationStatus
     kind: OperationKind
@@ -398,4 +407,5 @@ class OperationResult(_message.Message):
     error_code: str
     rig_handle: str
     fork_sync: ForkSync
-    def __init__(self, operation_id: _Optional[str] = ..., status: _Optional[_Union[OperationStatus, str]] = ..., kind: _Optional[_Union[OperationKind, str]] = ..., wanted_id: _Optional[str] = ..., item: _Optional[_Union[WantedItem, _Mapping]] = ..., branch: _Optional[str] = ..., pull_request_url: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., rig_handle: _Optional[str] = ..., fork_sync: _Optional[_Union[ForkSync, _Mapping]] = ...) -> None: ...
+    pull_id: str
+    def __init__(self, operation_id: _Optional[str] = ..., status: _Optional[_Union[OperationStatus, str]] = ..., kind: _Optional[_Union[OperationKind, str]] = ..., wanted_id: _Optional[str] = ..., item: _Optional[_Union[WantedItem, _Mapping]] = ..., branch: _Optional[str] = ..., pull_request_url: _Optional[str] = ..., error: _Optional[str] = ..., error_code: _Optional[str] = ..., rig_handle: _Optional[str] = ..., fork_sync: _Optional[_Union[ForkSync, _Mapping]] = ..., pull_id: _Optional[str] = ...) -> None: ...

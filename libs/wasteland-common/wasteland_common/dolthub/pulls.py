@@ -14,6 +14,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from .client import WEB_BASE_URL, DoltHubClient
+from .diffs import DiffRange, branch_heads
+from .errors import NotFound
 from .models import PullRequest
 
 _DETAIL_CONCURRENCY = 8
@@ -121,6 +123,47 @@ async def pulls_from(
         details=details,
     )  # fmt: skip
     return grouped.get(from_branch, [])
+
+
+def source_of(pull: PullRequest, owner: str, db: str) -> tuple[str, str]:
+    """The database a pull request of ``owner/db`` comes from (``owner/db`` itself when
+    DoltHub leaves the source owner or database out)."""
+    return (pull.from_owner or owner, pull.from_database or db)
+
+
+async def pull_ranges(
+    client: DoltHubClient, owner: str, db: str, pulls: Collection[PullRequest]
+) -> dict[str, DiffRange | None]:
+    """What each pull request of ``owner/db`` proposes, as the diff range of its source
+    branch since it left its database's ``main`` (by pull id), read with one
+    ``dolt_branches`` read per source database.
+
+    None for a pull request whose source branch (or database) no longer exists, and for
+    one whose source *is* a ``main`` (its proposal is that whole database, which no
+    range inside it describes)."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for pull in pulls:
+        if pull.from_branch and pull.from_branch != "main":
+            wanted.setdefault(source_of(pull, owner, db), {"main"}).add(pull.from_branch)
+
+    limit = asyncio.Semaphore(_DETAIL_CONCURRENCY)
+
+    async def heads_of(source: tuple[str, str], names: set[str]) -> dict[str, str]:
+        try:
+            async with limit:
+                return await branch_heads(client, source[0], source[1], names)
+        except NotFound:
+            return {}
+
+    sources = list(wanted)
+    found = await asyncio.gather(*(heads_of(s, wanted[s]) for s in sources))
+    heads = dict(zip(sources, found, strict=True))
+    ranges: dict[str, DiffRange | None] = {}
+    for pull in pulls:
+        known = heads.get(source_of(pull, owner, db), {})
+        base, head = known.get("main"), known.get(pull.from_branch)
+        ranges[pull.pull_id] = DiffRange(base, head) if base and head else None
+    return ranges
 
 
 def pull_id_in(url: str) -> str | None:
