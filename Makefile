@@ -72,7 +72,7 @@ format: install ## apply ruff fixes and formatting
 	$(BIN)/ruff format $(PY_DIRS)
 
 typecheck: install ## mypy --strict over our code
-	$(BIN)/mypy libs/wasteland-common/wasteland_common services/*/wl_* devtools/*/dolthub_sandbox devtools/*/wl_standin devtools/*/devstack
+	$(BIN)/mypy libs/wasteland-common/wasteland_common services/*/wl_* devtools/*/dolthub_sandbox devtools/*/wl_standin devtools/*/devstack benchmarks
 
 proto: install ## regenerate Python code from protos/
 	scripts/gen_protos.sh
@@ -83,8 +83,8 @@ proto-check: install ## fail when the committed generated code differs from prot
 pytest: install k8s-tools ## unit, integration, Kubernetes and end-to-end tests (image and chart checks: make images, make chart-test)
 	$(BIN)/pytest -m "not images and not chart"
 
-bench: install ## benchmarks (timings live here, not in tests)
-	$(BIN)/python -m benchmarks
+bench: install ## start the stack, run every scenario, print one table (.bench/*.json); BENCH_ARGS=--quick
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 images: install ## build every image here (podman, no registry), run and check each, clean up
 	UV_VERSION=$(UV_VERSION) scripts/images.sh

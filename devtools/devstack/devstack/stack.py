@@ -198,12 +198,14 @@ def _board_env(cfg: StackConfig, port: int) -> dict[str, str]:
     }
 
 
-def _gateway_env(cfg: StackConfig, http_port: int, name: str) -> dict[str, str]:
+def _gateway_env(cfg: StackConfig, http_port: int) -> dict[str, str]:
+    """A gateway process's environment, listening on ``http_port``: every replica shares
+    the gateway database (rate limits and idempotency keys hold across them)."""
     return {
         **_common_env(cfg),
         "WASTELAND_HTTP_PORT": str(http_port),
         "HTTP_HOST": "127.0.0.1",
-        "DATABASE_URL": cfg.sqlite(name),
+        "DATABASE_URL": cfg.sqlite("gateway"),
     }
 
 
@@ -221,11 +223,13 @@ def board_replica(
 
 
 def gateway_replica(
-    cfg: StackConfig, name: str, http_port: int, board_port: int
+    cfg: StackConfig, name: str, http_port: int, board_port: int | None = None
 ) -> contextlib.AbstractContextManager[Proc]:
-    """One more gateway of ``cfg``'s stack on ``http_port`` that reads from the
-    board-sync on ``board_port`` (e.g. a :func:`board_replica`)."""
-    env = {**_gateway_env(cfg, http_port, name), "BOARD_ADDR": f"127.0.0.1:{board_port}"}
+    """One more gateway of ``cfg``'s stack on ``http_port``, sharing its database; it reads
+    from the board-sync on ``board_port`` (e.g. a :func:`board_replica`) when given."""
+    env = _gateway_env(cfg, http_port)
+    if board_port is not None:
+        env["BOARD_ADDR"] = f"127.0.0.1:{board_port}"
     return started(name, [str(VENV_BIN / "wl-gateway")], env=env, log_path=cfg.log(name))
 
 
@@ -314,7 +318,7 @@ def running_stack(cfg: StackConfig) -> Iterator[Stack]:
             start(
                 "gateway",
                 [str(bin_ / "wl-gateway")],
-                env=_gateway_env(cfg, cfg.http_port, "gateway"),
+                env=_gateway_env(cfg, cfg.http_port),
             )
         )
         yield Stack(cfg, sandbox, registry, board, executor, gateway, wl, kubelet, stack)

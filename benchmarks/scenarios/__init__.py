@@ -1,0 +1,1 @@
+"""The bench's scenarios; each ``run(bench, options)`` returns its rows and raw data."""
