@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from wasteland.v1 import common_pb2
 from wasteland_common import errors
+from wasteland_common.vocabulary import OperationStatusName
 from wl_executor import idempotency, reconcile, results, store
 from wl_executor.runtime import Endpoint
 
@@ -26,7 +27,7 @@ def op(
     user_id: str = "alice",
     key: str | None = None,
     digest: str = "h1",
-    status: store.OperationStatusName = "running",
+    status: OperationStatusName = "running",
 ) -> store.OperationRecord:
     return store.OperationRecord(
         operation_id=operation_id,

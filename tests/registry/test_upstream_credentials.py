@@ -135,7 +135,7 @@ async def test_the_executor_gets_it_only_for_actions_that_may_sync(
     with sessions.begin() as session:
         assert actions.authorize(session, BOB, wid, "claim", keyring).upstream_token is None
     await connect_upstream(ALICE, wid, UPSTREAM_TOKEN)  # type: ignore[misc]
-    kinds: tuple[actions.OperationKind, ...] = ("claim", "post", "done", "sync", "register_town")
+    kinds: tuple[OperationKindName, ...] = ("claim", "post", "done", "sync", "register_town")
     with sessions.begin() as session:
         for kind in kinds:
             grant = actions.authorize(session, BOB, wid, kind, keyring)

@@ -9,8 +9,9 @@ from google.protobuf import json_format
 from wasteland.v1 import common_pb2
 from wasteland_common import enums, errors
 from wasteland_common.logs import redact
+from wasteland_common.vocabulary import OperationStatusName
 
-from .store import OperationRecord, OperationStatusName
+from .store import OperationRecord
 
 log = logging.getLogger(__name__)
 

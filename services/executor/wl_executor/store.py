@@ -12,30 +12,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from wasteland_common.db import UTCDateTime, migrate
-
-RuntimeStateName = Literal["sleeping", "starting", "running", "stopping", "failed"]
-OperationStatusName = Literal["running", "succeeded", "failed"]
-RUNTIME_STATES: tuple[str, ...] = get_args(RuntimeStateName)
-OPERATION_STATUSES: tuple[str, ...] = get_args(OperationStatusName)
-OPERATION_KINDS = (
-    "join",
-    "post",
-    "claim",
-    "unclaim",
-    "done",
-    "accept",
-    "reject",
-    "close",
-    "sync",
-    "register_town",
-    "merge_pull",
-    "close_pull",
+from wasteland_common.vocabulary import (
+    OPERATION_KINDS,
+    OPERATION_STATUSES,
+    RUNTIME_STATES,
+    OperationStatusName,
+    RuntimeStateName,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"

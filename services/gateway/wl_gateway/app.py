@@ -24,6 +24,7 @@ from sse_starlette import EventSourceResponse
 from wasteland.v1 import activity_pb2, board_pb2, common_pb2, executor_pb2, registry_pb2
 from wasteland_common import enums
 from wasteland_common.activity import ActivityKindName, kind_number
+from wasteland_common.vocabulary import PullStateName
 
 from . import schemas
 from .admins import read_only_admins
@@ -943,7 +944,7 @@ async def list_pulls(
     wasteland_id: WastelandId,
     who: CallerDep,
     d: DepsDep,
-    state: schemas.PullStateName = "open",
+    state: PullStateName = "open",
     page_size: PageSize = schemas.PAGE_SIZE_DEFAULT,
     page_token: PageToken = "",
 ) -> schemas.PullList:

@@ -15,8 +15,14 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from wasteland.v1 import board_pb2, common_pb2
-from wasteland_common import enums
+from wasteland_common import enums, review
 from wasteland_common.activity import ActivityKindName, kind_word
+from wasteland_common.vocabulary import (
+    OperationKindName,
+    OperationStatusName,
+    PullStateName,
+    RuntimeStateName,
+)
 
 # ---------------------------------------------------------------------------- limits
 NAME_MAX = 100
@@ -55,36 +61,6 @@ VisibilityName = Literal["public", "private"]
 AssignableRole = Literal["maintainer", "contributor"]
 RoleName = Literal["owner", "maintainer", "contributor", "viewer"]
 WastelandStatusName = Literal["provisioning", "active", "failed", "deleted"]
-RuntimeStateName = Literal["sleeping", "starting", "running", "stopping", "failed"]
-OperationStatusName = Literal["running", "succeeded", "failed"]
-OperationKindName = Literal[
-    "join",
-    "post",
-    "claim",
-    "unclaim",
-    "done",
-    "accept",
-    "reject",
-    "close",
-    "sync",
-    "register_town",
-    "merge_pull",
-    "close_pull",
-]
-PullStateName = Literal["open", "closed", "merged"]
-PullKindName = Literal[
-    "registration",
-    "post",
-    "claim",
-    "unclaim",
-    "done",
-    "accept",
-    "reject",
-    "close",
-    "town",
-    "fork_sync",
-    "other",
-]
 RowChangeKind = Literal["added", "modified", "removed"]
 PULL_ID_PATTERN = r"^[0-9]{1,20}$"
 
@@ -459,7 +435,7 @@ class Pull(BaseModel):
     pull_id: str
     title: str
     state: PullStateName
-    kind: PullKindName = Field(description="what it does to the commons, read from its diff")
+    kind: review.PullKind = Field(description="what it does to the commons, read from its diff")
     wanted_id: str | None
     author_rig: str | None
     from_branch: str

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 from wasteland_common import errors
 from wasteland_common.auth import Principal
+from wasteland_common.vocabulary import OperationKindName as OperationKind
 
 from . import crypto, ownership, upstream_credentials
 from .credentials import credential_row, reveal
@@ -26,20 +26,6 @@ from .wastelands import WastelandView, access_to, member_row, view
 
 log = logging.getLogger(__name__)
 
-OperationKind = Literal[
-    "join",
-    "post",
-    "claim",
-    "unclaim",
-    "done",
-    "accept",
-    "reject",
-    "close",
-    "sync",
-    "register_town",
-    "merge_pull",
-    "close_pull",
-]
 # Deciding an upstream pull request of the review inbox.
 PULL_KINDS: frozenset[OperationKind] = frozenset({"merge_pull", "close_pull"})
 # Reviewing someone's completion, or a pull request, is a maintainer's job (owners too).

@@ -12,8 +12,8 @@ from typing import Any, TypeVar, cast
 from google.protobuf.timestamp_pb2 import Timestamp
 from wasteland.v1 import common_pb2
 from wasteland_common import enums, errors
+from wasteland_common.vocabulary import OperationKindName
 
-from .actions import OperationKind
 from .credentials import CredentialStatus
 from .members import MemberView
 from .ownership import MemberSource, OwnerType, Role, StoredRole, Visibility
@@ -52,7 +52,7 @@ SOURCE: dict[MemberSource, common_pb2.MemberSource] = {
     "explicit": common_pb2.MEMBER_SOURCE_EXPLICIT,
     "org": common_pb2.MEMBER_SOURCE_ORG,
 }
-OPERATION_KIND = cast(dict[int, OperationKind], enums.words(common_pb2.OperationKind))
+OPERATION_KIND = cast(dict[int, OperationKindName], enums.words(common_pb2.OperationKind))
 
 
 def enum_value(value: int, table: dict[int, K], field: str, *, required: bool = True) -> K | None:
