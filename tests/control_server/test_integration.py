@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from wasteland.v1 import common_pb2
 from wasteland_common.dolthub import DoltHubClient, DoltHubError, PollPolicy, bind
-from wl_control_server import output
-from wl_control_server.rigs import Rig, rig_env
+from wasteland_common.dolthub.pulls import PullDetails
+from wl_control_server import forks, output
+from wl_control_server.lifecycle import Refusal
+from wl_control_server.rigs import Commons, Rig, rig_env
 from wl_control_server.wl import WlRunner
 
 from tests.support.sandbox import api_url, start_sandbox
@@ -447,3 +450,45 @@ async def test_the_upstream_maintainer_reviews_a_completion(
     row = await read_row(world, HOP, UP_OWNER, f"wl/hop/{target}", target)
     assert row is not None
     assert row["status"] == after
+
+
+# --------------------------------------------------------------------------- request counts
+
+
+async def _stats(world: World, owner: str) -> int:
+    async with httpx.AsyncClient(base_url=world.root) as http:
+        reply = await http.get("/_sandbox/stats", params={"owner": owner, "db": UP_DB})
+        reply.raise_for_status()
+        total = reply.json()["total"]
+    assert isinstance(total, int)
+    return total
+
+
+async def test_a_fork_seen_current_costs_one_upstream_read(control: Control, world: World) -> None:
+    joined = await control.run(K.OPERATION_KIND_JOIN, token=ALICE, org="alice")
+    assert joined.status == K.OPERATION_STATUS_SUCCEEDED, joined.error
+    commons, rig = Commons(owner=UP_OWNER, db=UP_DB), Rig(handle="alice", org="alice", token=ALICE)
+    known = forks.CurrentForks()
+    async with world.client(ALICE) as client, world.client(HOP) as upstream:
+        # Earlier tests may have moved the upstream: the first check syncs when it must.
+        first = await forks.bring_up_to_date(
+            client, upstream, commons, rig, details=PullDetails(), known=known
+        )
+        assert isinstance(first, forks.SyncOutcome)
+        assert first.behind_after is False
+        fork_before, upstream_before = await _stats(world, "alice"), await _stats(world, UP_OWNER)
+
+        again = await forks.bring_up_to_date(
+            client, None, commons, rig, details=PullDetails(), known=known
+        )
+
+        assert again == forks.SyncOutcome(behind_before=False, behind_after=False)
+        assert await _stats(world, "alice") == fork_before  # the fork is not read again
+        assert await _stats(world, UP_OWNER) == upstream_before + 1  # only the upstream head
+        # Once the upstream moves, the fork is compared again.
+        await _commit_item(world, f"w-ctl-moved-{uuid.uuid4().hex[:6]}", "open", None)
+        moved = await forks.bring_up_to_date(
+            client, None, commons, rig, details=PullDetails(), known=known
+        )
+        assert isinstance(moved, Refusal)  # behind, and no upstream credential
+        assert moved.message == forks.NEEDS_UPSTREAM_CREDENTIAL

@@ -24,7 +24,9 @@ def stub_command(mode: str = "normal") -> tuple[str, ...]:
     return (sys.executable, str(STUB), "--mode", mode)
 
 
-def make_runtime(tmp_path: Path, command: tuple[str, ...], **overrides: float) -> LocalRuntime:
+def make_runtime(
+    tmp_path: Path, command: tuple[str, ...], *, spare: bool = False, **overrides: float
+) -> LocalRuntime:
     config = LocalRuntimeConfig(
         command=command,
         work_dir=tmp_path / "work",
@@ -34,6 +36,7 @@ def make_runtime(tmp_path: Path, command: tuple[str, ...], **overrides: float) -
         log_format="text",
         start_timeout=overrides.get("start_timeout", 30.0),
         stop_grace=overrides.get("stop_grace", 5.0),
+        spare=spare,
     )
     return LocalRuntime(config)
 
@@ -216,3 +219,46 @@ async def test_wasteland_id_cannot_escape_the_work_dir(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path, stub_command())
     with pytest.raises(errors.InvalidArgument):
         await runtime.ensure_running("../escape", UPSTREAM)
+
+
+async def _spare_pid(runtime: LocalRuntime, *, not_pid: int | None = None) -> int:
+    """The standby control server's pid once one is up (and is not ``not_pid``)."""
+    async with asyncio.timeout(30):
+        while (pid := runtime.spare_pid) is None or pid == not_pid:
+            await asyncio.sleep(0.05)
+    return pid
+
+
+async def test_a_standby_control_server_serves_the_next_wake(tmp_path: Path) -> None:
+    if not real_control_server_available():
+        pytest.skip("wl_control_server.server is not written yet")
+    runtime = make_runtime(tmp_path, (str(VENV_BIN / "wl-control-server"),), spare=True)
+    pids: list[int] = []
+    try:
+        await runtime.ensure_running("w1", UPSTREAM)
+        spare = await _spare_pid(runtime)
+        pids.append(spare)
+        endpoint = await runtime.ensure_running("w2", UPSTREAM)
+        # The wake took the spare: no new process, serving w2 from w2's work directory.
+        assert runtime.pid("w2") == spare
+        assert await runtime.healthy(endpoint)
+        assert Path(f"/proc/{spare}/cwd").resolve() == (tmp_path / "work" / "w2").resolve()
+        # Another spare starts behind it.
+        pids.append(await _spare_pid(runtime, not_pid=spare))
+        await runtime.stop("w2")
+        assert gone(spare)
+    finally:
+        await runtime.shutdown()
+    assert all(gone(pid) for pid in pids)
+    assert runtime.spare_pid is None
+
+
+async def test_without_the_setting_no_spare_is_started(tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path, stub_command())
+    try:
+        await runtime.ensure_running("w1", UPSTREAM)
+        await runtime.stop("w1")
+        await asyncio.sleep(0.2)
+        assert runtime.spare_pid is None
+    finally:
+        await runtime.shutdown()

@@ -23,14 +23,20 @@ class ForkCurrency:
 
 
 async def fork_currency(
-    client: dolthub.DoltHubClient, upstream_owner: str, db: str, fork_owner: str
+    client: dolthub.DoltHubClient,
+    upstream_owner: str,
+    db: str,
+    fork_owner: str,
+    *,
+    upstream_head: str = "",
 ) -> ForkCurrency:
-    """Compare ``fork_owner/db@main`` with ``upstream_owner/db@main``.
+    """Compare ``fork_owner/db@main`` with ``upstream_owner/db@main`` (whose head the
+    caller may have just read: ``upstream_head``).
 
     The fork is current when its head is the upstream head or has it in its history (a
     fork may be ahead with its own commits). Raises the client's error when DoltHub fails.
     """
-    upstream_head = await client.head_commit(upstream_owner, db)
+    upstream_head = upstream_head or await client.head_commit(upstream_owner, db)
     try:
         fork_head = await client.head_commit(fork_owner, db)
     except dolthub.NotFound:

@@ -37,6 +37,35 @@ NO_FORK = "you have no DoltHub fork of this wasteland yet; join it first"
 FINISHED_STATES = frozenset({"merged", "closed"})
 
 
+class CurrentForks:
+    """Forks seen current, each with the upstream head it was seen to hold.
+
+    A fork's ``main`` only ever gains commits (`wl` writes branches, the service merges
+    sync pull requests), so a fork that held the upstream head *H* still holds it while
+    the upstream head is *H*: one read of the upstream head then settles the fork's
+    currency instead of three. The memory lives as long as the workload.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._heads: dict[tuple[str, str], str] = {}
+
+    def holds(self, fork_owner: str, db: str, upstream_head: str) -> bool:
+        """Whether the fork was seen holding ``upstream_head``."""
+        return bool(upstream_head) and self._heads.get((fork_owner, db)) == upstream_head
+
+    def remember(self, fork_owner: str, db: str, upstream_head: str) -> None:
+        """Record that the fork holds ``upstream_head``."""
+        self._heads.pop((fork_owner, db), None)
+        self._heads[(fork_owner, db)] = upstream_head
+        while len(self._heads) > self._capacity:
+            self._heads.pop(next(iter(self._heads)))
+
+    def forget(self, fork_owner: str, db: str) -> None:
+        """Drop what is known of the fork."""
+        self._heads.pop((fork_owner, db), None)
+
+
 @dataclass(frozen=True)
 class SyncOutcome:
     """What bringing a fork up to date did."""
@@ -70,16 +99,30 @@ async def bring_up_to_date(
     rig: Rig,
     *,
     details: PullDetails,
+    known: CurrentForks | None = None,
 ) -> SyncOutcome | Refusal:
     """Merge the upstream ``main`` into the rig's fork ``main`` when the fork lags.
 
+    With ``known``, a fork already seen holding the current upstream head costs one read
+    (the upstream head), and what is found is remembered there.
     Refuses with FAILED_PRECONDITION when the rig has no fork, or when the fork lags and
     there is no upstream credential; raises the DoltHub client's errors otherwise.
     """
-    before = await fork_currency(rig_client, commons.owner, commons.db, rig.org)
+    upstream_head = ""
+    if known is not None:
+        upstream_head = await rig_client.head_commit(commons.owner, commons.db)
+        if known.holds(rig.org, commons.db, upstream_head):
+            return SyncOutcome(behind_before=False, behind_after=False)
+    before = await fork_currency(
+        rig_client, commons.owner, commons.db, rig.org, upstream_head=upstream_head
+    )
     if before.behind is None:
+        if known is not None:
+            known.forget(rig.org, commons.db)
         return Refusal("FAILED_PRECONDITION", NO_FORK)
     if not before.behind:
+        if known is not None:
+            known.remember(rig.org, commons.db, before.upstream_head)
         return SyncOutcome(behind_before=False, behind_after=False)
     if upstream_client is None:
         return Refusal("FAILED_PRECONDITION", NEEDS_UPSTREAM_CREDENTIAL)
@@ -96,6 +139,8 @@ async def bring_up_to_date(
     after = await fork_currency(rig_client, commons.owner, commons.db, rig.org)
     if after.behind:
         return Refusal("UNAVAILABLE", "DoltHub has not finished updating your fork; try again")
+    if known is not None and after.behind is False:
+        known.remember(rig.org, commons.db, after.upstream_head)
     log.info(
         "fork %s/%s brought up to date with %s (pull %s)",
         rig.org, commons.db, commons.path, pull_id, extra={"event": "fork_synced"},

@@ -11,6 +11,7 @@ and re-reads it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from wasteland_common import dolthub
@@ -67,6 +68,11 @@ async def item_text(client: DoltHubClient, commons: Commons, rig: Rig, wanted_id
     return PullText(title=title, body=body)
 
 
+# A pull request's text, or how to read it: only needed when `wl` left the branch without
+# a pull request, so an action that landed normally never pays its reads.
+TextSource = PullText | Callable[[], Awaitable[PullText]] | None
+
+
 def registration_text(handle: str, display_name: str) -> PullText:
     """`wl join`'s registration pull request."""
     return PullText(
@@ -81,15 +87,15 @@ async def land(
     rig: Rig,
     branch: str,
     *,
-    text: PullText | None,
+    text: TextSource,
     printed_url: str | None,
     details: PullDetails,
 ) -> Landed | Refusal:
     """The open pull request from the rig's ``branch`` into the upstream ``main``.
 
     Uses the one `wl` printed when there is one, else finds an open one, else opens it
-    with ``text`` (None: do not open one, report the missing pull request). The pull
-    request is re-read before it is reported.
+    with ``text`` (read only then when it is a callable; None: do not open one, report
+    the missing pull request). The pull request is re-read before it is reported.
     """
     pull_id = pull_id_in(printed_url) if printed_url else None
     if pull_id is not None and await _carries(client, commons, rig, branch, pull_id):
@@ -104,6 +110,8 @@ async def land(
     elif text is None:
         return Refusal("INTERNAL", "the change has no pull request against the upstream")
     else:
+        if not isinstance(text, PullText):
+            text = await text()
         try:
             pull_id = await client.create_pull(
                 commons.owner,

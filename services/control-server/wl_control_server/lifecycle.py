@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from wasteland.v1 import common_pb2
 from wasteland_common import dolthub
 from wasteland_common.dolthub import bind
+from wasteland_common.dolthub.pulls import PullDetails
 
 from .rigs import Commons, Rig
 
@@ -205,21 +206,27 @@ async def effective_item(
 
 
 async def pending_claimers(
-    client: dolthub.DoltHubClient, commons: Commons, wanted_id: str, *, exclude: str
+    client: dolthub.DoltHubClient,
+    commons: Commons,
+    wanted_id: str,
+    *,
+    exclude: str,
+    details: PullDetails | None = None,
 ) -> list[str]:
     """Rigs other than ``exclude`` whose open upstream pull request claims ``wanted_id``.
 
-    Looks at every open pull request from a branch ``wl/<rig>/<wanted_id>`` and reads the
-    item on that branch of the pull request's fork.
+    Looks at every pull request the fresh list shows open from a branch
+    ``wl/<rig>/<wanted_id>`` (where a pull request comes from never changes, so its
+    detail is read once into ``details``) and reads the item on that branch of the pull
+    request's fork.
     """
     summaries = [s for s in await client.list_pulls(commons.owner, commons.db) if s.state == "open"]
+    cache = details if details is not None else PullDetails(capacity=1000)
     limit = asyncio.Semaphore(_PULL_DETAIL_CONCURRENCY)
 
     async def claimer(pull_id: str) -> str | None:
         async with limit:
-            pull = await client.get_pull(commons.owner, commons.db, pull_id)
-            if pull.state not in ("open", ""):
-                return None
+            pull = await cache.detail(client, commons.owner, commons.db, pull_id)
             parts = pull.from_branch.split("/", 2)
             if len(parts) != 3 or parts[0] != "wl" or parts[2] != wanted_id:
                 return None
@@ -265,7 +272,12 @@ async def rig_on_upstream(client: dolthub.DoltHubClient, commons: Commons, rig: 
 
 
 async def precheck_claim(
-    client: dolthub.DoltHubClient, commons: Commons, rig: Rig, wanted_id: str
+    client: dolthub.DoltHubClient,
+    commons: Commons,
+    rig: Rig,
+    wanted_id: str,
+    *,
+    details: PullDetails | None = None,
 ) -> Refusal | None:
     """Refuse a claim of an item that is missing, not open upstream, or claimed by another
     rig's pending pull request."""
@@ -276,7 +288,7 @@ async def precheck_claim(
         if upstream.status in CLAIMED_STATUSES and upstream.claimed_by == rig.handle:
             return Refusal("ABORTED", f"{ALREADY_CLAIMED} (by you)")
         return Refusal("ABORTED", f"{ALREADY_CLAIMED}: the item is {upstream.status}")
-    others = await pending_claimers(client, commons, wanted_id, exclude=rig.handle)
+    others = await pending_claimers(client, commons, wanted_id, exclude=rig.handle, details=details)
     if others:
         return Refusal("ABORTED", f"{ALREADY_CLAIMED} (pending claim by {', '.join(others)})")
     return None

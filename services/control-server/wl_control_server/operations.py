@@ -77,6 +77,7 @@ class Deps:
     join_timeout: float
     retry_budget: float = 60.0
     pulls: PullDetails = field(default_factory=PullDetails)
+    current_forks: forks.CurrentForks = field(default_factory=forks.CurrentForks)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     jitter: Callable[[], float] = random.random
 
@@ -353,7 +354,12 @@ async def _prepare_fork(
 
     Returns the sync that happened (None when the fork was current)."""
     outcome = await forks.bring_up_to_date(
-        client, _upstream_client(deps, op), op.commons, op.rig, details=deps.pulls
+        client,
+        _upstream_client(deps, op),
+        op.commons,
+        op.rig,
+        details=deps.pulls,
+        known=deps.current_forks,
     )
     synced: SyncOutcome | None = None
     if isinstance(outcome, Refusal):
@@ -473,7 +479,7 @@ async def _mutation(
         op.commons,
         op.rig,
         branch,
-        text=await text(branch),
+        text=lambda: text(branch),
         printed_url=run.parsed.pull_request_url if run.ok else None,
         details=deps.pulls,
     )
@@ -511,7 +517,9 @@ async def claim(
         op,
         client,
         ["claim", op.wanted_id],
-        precheck=lambda: lifecycle.precheck_claim(client, op.commons, op.rig, op.wanted_id),
+        precheck=lambda: lifecycle.precheck_claim(
+            client, op.commons, op.rig, op.wanted_id, details=deps.pulls
+        ),
         verify=verify,
         branch_of=_item_branch(op),
         text=_item_text(op, client),

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TextIO
 
 import grpc
 from pydantic import Field
@@ -30,6 +34,10 @@ from .wl import DEFAULT_OUTPUT_LIMIT, WlRunner
 log = logging.getLogger(__name__)
 
 SERVICE = "control-server"
+# A spare started ahead of any wake (the local runtime keeps one warm): it imports and
+# configures everything, then waits for the one line on stdin that names its wasteland.
+STANDBY_ENV = "CONTROL_SERVER_STANDBY"
+ASSIGNABLE = frozenset({"WASTELAND_ID", "UPSTREAM", "WORK_DIR"})
 
 
 class ControlSettings(CommonSettings):
@@ -143,11 +151,38 @@ async def _serve(settings: ControlSettings) -> None:
         await cleanup()
 
 
+def await_assignment(stream: TextIO) -> bool:
+    """A spare's wait for its wasteland: one JSON object of settings (only
+    ``ASSIGNABLE`` ones, string values) applied to the environment. False when the
+    stream ended first (the executor went away or no longer needs the spare)."""
+    line = stream.readline()
+    if not line.strip():
+        return False
+    try:
+        assigned = json.loads(line)
+    except ValueError:
+        raise SystemExit("control-server: the standby assignment is not JSON") from None
+    if not isinstance(assigned, dict) or not all(
+        key in ASSIGNABLE and isinstance(value, str) for key, value in assigned.items()
+    ):
+        raise SystemExit("control-server: the standby assignment names unknown settings")
+    os.environ.update(assigned)
+    os.environ.pop(STANDBY_ENV, None)
+    if work_dir := assigned.get("WORK_DIR"):
+        with contextlib.suppress(OSError):
+            os.chdir(work_dir)
+    return True
+
+
 def main() -> None:
     """Console entry point ``wl-control-server``."""
     settings = ControlSettings()
     logs.configure(SERVICE, settings.log_level, settings.log_format)
     telemetry.configure(SERVICE, settings)
+    if os.environ.get(STANDBY_ENV) == "1":
+        if not await_assignment(sys.stdin):
+            return
+        settings = ControlSettings()
     if settings.wasteland_id:
         logs.wasteland_id_var.set(settings.wasteland_id)
     asyncio.run(_serve(settings))

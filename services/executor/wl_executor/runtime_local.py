@@ -6,12 +6,18 @@ reports its port on a ``... listening on HOST:PORT`` line, and must answer the g
 health check before it counts as running. Children stay in the executor's process
 group, so a supervisor that signals the group (``make run``, the test harness) reaches
 them even if the executor itself dies first.
+
+With ``spare`` the runtime keeps one control server started ahead of any wake, in
+standby (interpreter up, modules imported, waiting on stdin): a wake hands it its
+wasteland in one line instead of paying a Python start, and a new spare is started
+behind it (and after a sleep, when there is none).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -39,6 +45,9 @@ INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
 # Never handed to a child, whatever the configuration says.
 FORBIDDEN = frozenset({"DOLTHUB_TOKEN", "DOLTHUB_API_TOKEN", "KILO_JWT_SECRET", "WL_TOKEN"})
 LINE_LIMIT = 1 << 20
+# The control server's standby switch, and the settings a wake hands a spare.
+STANDBY_ENV = "CONTROL_SERVER_STANDBY"
+ASSIGNED = ("WASTELAND_ID", "UPSTREAM", "WORK_DIR")
 MAX_LOGGED_LINE = 4000
 
 
@@ -58,6 +67,8 @@ class LocalRuntimeConfig:
     stop_grace: float = 10.0
     health_timeout: float = 3.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Keep one control server started in standby for the next wake.
+    spare: bool = False
 
 
 @dataclass
@@ -81,6 +92,9 @@ class LocalRuntime:
         self._cfg = config
         self._children: dict[str, _Child] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._spare: asyncio.subprocess.Process | None = None
+        self._spare_task: asyncio.Task[None] | None = None
+        self._closed = False
 
     # --- Runtime protocol ---------------------------------------------------------
 
@@ -95,6 +109,7 @@ class LocalRuntime:
                 await self._terminate(child)
             child = await self._start(wasteland_id, upstream)
             self._children[wasteland_id] = child
+            self._replenish()
             assert child.endpoint is not None
             return child.endpoint
 
@@ -104,6 +119,7 @@ class LocalRuntime:
             child = self._children.pop(wasteland_id, None)
             if child is not None:
                 await self._terminate(child)
+                self._replenish()
 
     async def remove(self, wasteland_id: str) -> None:
         """Stop the child and delete its work directory (its ``wl`` configuration)."""
@@ -149,8 +165,21 @@ class LocalRuntime:
         )
 
     async def shutdown(self) -> None:
-        """Stop every child (in parallel)."""
+        """Stop every child (in parallel) and the spare."""
+        self._closed = True
+        if self._spare_task is not None:
+            self._spare_task.cancel()
+            await asyncio.gather(self._spare_task, return_exceptions=True)
         await asyncio.gather(*(self.stop(wid) for wid in list(self._children)))
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            await self._end_spare(spare)
+
+    @property
+    def spare_pid(self) -> int | None:
+        """The process id of the standby control server, if one is up (for tests)."""
+        spare = self._spare
+        return spare.pid if spare is not None and spare.returncode is None else None
 
     # --- internals ----------------------------------------------------------------
 
@@ -164,6 +193,9 @@ class LocalRuntime:
 
     def environment(self, wasteland_id: str, upstream: str) -> dict[str, str]:
         """The complete environment a child starts with (nothing else is inherited)."""
+        return self._environment(wasteland_id, upstream, self._work_dir(wasteland_id))
+
+    def _environment(self, wasteland_id: str, upstream: str, work_dir: Path) -> dict[str, str]:
         cfg = self._cfg
         env = {k: os.environ[k] for k in INHERITED if k in os.environ}
         env.update(cfg.extra_env)
@@ -175,7 +207,7 @@ class LocalRuntime:
                 "UPSTREAM": upstream,
                 "WL_BINARY": cfg.wl_binary,
                 "DOLTHUB_API_URL": cfg.dolthub_api_url,
-                "WORK_DIR": str(self._work_dir(wasteland_id)),
+                "WORK_DIR": str(work_dir),
                 "SERVICE_JWT_SECRET": cfg.service_jwt_secret,
                 "LOG_LEVEL": cfg.log_level,
                 "LOG_FORMAT": cfg.log_format,
@@ -197,22 +229,26 @@ class LocalRuntime:
         work_dir = Path(env["WORK_DIR"])
         await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
         deadline = time.monotonic() + cfg.start_timeout
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *cfg.command,
-                env=env,
-                cwd=work_dir,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                limit=LINE_LIMIT,
-            )
-        except OSError as exc:
-            log.error("cannot start the control server %r: %s", cfg.command[0], exc)
-            raise errors.Unavailable(
-                "the wasteland's workload could not start", retry_after=30
-            ) from exc
-        log.info("started control server pid %d for %s", process.pid, wasteland_id)
+        process = await self._take_spare(env)
+        if process is not None:
+            log.info("handed the standby control server pid %d to %s", process.pid, wasteland_id)
+        else:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *cfg.command,
+                    env=env,
+                    cwd=work_dir,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    limit=LINE_LIMIT,
+                )
+            except OSError as exc:
+                log.error("cannot start the control server %r: %s", cfg.command[0], exc)
+                raise errors.Unavailable(
+                    "the wasteland's workload could not start", retry_after=30
+                ) from exc
+            log.info("started control server pid %d for %s", process.pid, wasteland_id)
         ready: asyncio.Future[tuple[str, int] | None] = asyncio.get_running_loop().create_future()
         assert process.stdout is not None
         assert process.stderr is not None
@@ -264,6 +300,70 @@ class LocalRuntime:
                 return True
             await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         return False
+
+    def _replenish(self) -> None:
+        """Start a spare in the background unless there is one (or one is starting)."""
+        if not self._cfg.spare or self._closed:
+            return
+        if self._spare is not None and self._spare.returncode is None:
+            return
+        if self._spare_task is not None and not self._spare_task.done():
+            return
+        self._spare_task = asyncio.create_task(self._start_spare())
+
+    async def _start_spare(self) -> None:
+        cfg = self._cfg
+        base = cfg.work_dir.resolve()
+        try:
+            await asyncio.to_thread(base.mkdir, parents=True, exist_ok=True)
+            env = self._environment("", "", base)
+            env[STANDBY_ENV] = "1"
+            spare = await asyncio.create_subprocess_exec(
+                *cfg.command,
+                env=env,
+                cwd=base,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                limit=LINE_LIMIT,
+            )
+        except OSError as exc:
+            log.warning("cannot start a standby control server: %s", exc)
+            return
+        if self._closed:
+            await self._end_spare(spare)
+            return
+        self._spare = spare
+        log.info("started standby control server pid %d", spare.pid)
+
+    async def _take_spare(self, env: Mapping[str, str]) -> asyncio.subprocess.Process | None:
+        """The spare, told which wasteland it serves; None when there is no live one."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        if spare.returncode is not None or spare.stdin is None:
+            log.warning("the standby control server pid %d had exited", spare.pid)
+            return None
+        line = json.dumps({key: env[key] for key in ASSIGNED}) + "\n"
+        try:
+            spare.stdin.write(line.encode())
+            await spare.stdin.drain()
+            spare.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            await self._end_spare(spare)
+            return None
+        return spare
+
+    async def _end_spare(self, spare: asyncio.subprocess.Process) -> None:
+        """Close a spare's stdin (it exits at once) and reap it; kill it if it lingers."""
+        if spare.stdin is not None:
+            spare.stdin.close()
+        try:
+            await asyncio.wait_for(spare.wait(), self._cfg.stop_grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                spare.kill()
+            await spare.wait()
 
     async def _terminate(self, child: _Child) -> None:
         process = child.process

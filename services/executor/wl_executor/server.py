@@ -64,6 +64,8 @@ class ExecutorSettings(CommonSettings):
     control_server_stop_grace_seconds: float = Field(
         default=10.0, ge=0, alias="CONTROL_SERVER_STOP_GRACE_SECONDS"
     )
+    # Local runtime: keep one control server started ahead of the next wake.
+    control_server_spare: bool = Field(default=True, alias="CONTROL_SERVER_SPARE")
     # Passed to the control servers, which run it.
     wl_binary: str = Field(default="wl", alias="WL_BINARY")
     work_dir: Path = Field(default=Path(".run/executor"), alias="WORK_DIR")
@@ -187,6 +189,7 @@ def make_runtime(settings: ExecutorSettings, client: AsyncClient | None = None) 
             start_timeout=settings.control_server_start_timeout_seconds,
             stop_grace=settings.control_server_stop_grace_seconds,
             extra_env=workload_environment(settings),
+            spare=settings.control_server_spare,
         )
     )
 
