@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import dolthub, errors
 from wasteland_common.auth import Principal
+from wasteland_common.vocabulary import OperationKindName
 from wl_registry import actions, credentials, crypto, members, upstream_credentials, wastelands
 from wl_registry.credentials import NewCredential
 from wl_registry.store import UpstreamCredentialRow
