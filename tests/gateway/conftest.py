@@ -113,6 +113,7 @@ async def make_app(
 
     yield build
     for app, clients, limiter, http in opened:
+        await app.state.deps.access.stop()
         await http.aclose()
         await clients.close()
         limiter.close()

@@ -101,6 +101,11 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
         self.towns: dict[str, dict[str, Any]] = {}
         self.upstream: dict[str, Any] = {}
         self._next = 0
+        # WatchAccessChanges: one queue per open stream, and the last change id.
+        self.access_watchers: list[asyncio.Queue[Any]] = []
+        self.access_seq = 0
+        # Off by default: tests that edit the fake directly expect no cached answer.
+        self.serve_access_changes = False
 
     # ------------------------------------------------------------------ test helpers
     def seed(self, owner: str, *, visibility: str = "public", name: str = "Demo") -> str:
@@ -197,6 +202,7 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
     async def UpdateWasteland(self, request: Any, context: Any) -> Any:
         user = await self._user("UpdateWasteland", context)
         self._owner_only(request.wasteland_id, user)
+        self.access_changed(request.wasteland_id)
         stored = self.wastelands[request.wasteland_id]
         if request.HasField("name"):
             stored.name = request.name
@@ -210,6 +216,7 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
         user = await self._user("DeleteWasteland", context)
         self._owner_only(request.wasteland_id, user)
         del self.wastelands[request.wasteland_id]
+        self.access_changed(request.wasteland_id)
         return registry_pb2.DeleteWastelandResponse()
 
     # ------------------------------------------------------------------ credentials
@@ -325,7 +332,28 @@ class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):  # type: ignore[m
             raise errors.FailedPrecondition("an owner cannot remove themself")
         if self.members[request.wasteland_id].pop(request.user_id, None) is None:
             raise errors.NotFound("member not found")
+        self.access_changed(request.wasteland_id)
         return registry_pb2.RemoveMemberResponse()
+
+    def access_changed(self, wid: str) -> None:
+        """Tell every WatchAccessChanges stream that ``wid``'s access changed."""
+        self.access_seq += 1
+        change = registry_pb2.AccessChange(change_id=self.access_seq, wasteland_id=wid)
+        for queue in self.access_watchers:
+            queue.put_nowait(change)
+
+    async def WatchAccessChanges(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        await self.common.enter("WatchAccessChanges", context, user=False)
+        if not self.serve_access_changes:
+            raise errors.Unavailable("the access log is unavailable")
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.access_watchers.append(queue)
+        try:
+            yield registry_pb2.AccessChange(change_id=self.access_seq, all=True)
+            while True:
+                yield await queue.get()
+        finally:
+            self.access_watchers.remove(queue)
 
     def record_rig(self, wid: str, user: str, rig: str) -> None:
         member = self.members[wid].setdefault(

@@ -183,3 +183,30 @@ async def test_leased_permits_never_let_replicas_exceed_the_limit(
     finally:
         for limiter in replicas:
             limiter.close()
+
+
+async def test_many_users_first_leases_share_commits_and_each_is_counted(
+    db_url: str, clock: FakeClock
+) -> None:
+    limiter = RateLimiter.from_url(db_url, {"browse": Policy(60, 60, lease=15)}, clock)
+    commits = 0
+
+    def count_commit(_conn: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    sa.event.listen(limiter._engine, "commit", count_commit)
+    try:
+        clock.now = math.ceil(clock.now / 60) * 60 + 1
+        users = [f"user-{n}" for n in range(40)]
+        decisions = await asyncio.gather(*(limiter.check(u, "browse") for u in users))
+        assert all(d.allowed and d.remaining == 59 for d in decisions)
+        with limiter._engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT user_id, request_count FROM rate_limit_counters"))
+            rows = {str(user): int(count) for user, count in found}
+        # Every user's lease is in the shared counter before its request was let through.
+        assert rows == dict.fromkeys(users, 15)
+        # Leases asked for together went into shared transactions, not one commit each.
+        assert commits < len(users)
+    finally:
+        limiter.close()

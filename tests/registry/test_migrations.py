@@ -18,7 +18,7 @@ def test_migrations_upgrade_cleanly_and_match_the_models(db_url: str) -> None:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
-            assert context.get_current_revision() == "0002"
+            assert context.get_current_revision() == "0003"
             tables = set(sa.inspect(conn).get_table_names())
         assert {"wastelands", "members", "credentials", "towns", "upstream_credentials"} <= tables
     finally:

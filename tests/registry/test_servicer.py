@@ -6,6 +6,7 @@ paths against the DoltHub sandbox.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from wl_registry.validation import UpstreamRef
 from tests.support.activity import CollectingActivity
 
 from .conftest import FakeDoltHub, RecordingBoard
-from .grpc_helpers import SERVICE_SECRET, USER_SECRET, Registry, bad_fields, metadata
+from .grpc_helpers import SERVICE_SECRET, TIMEOUT, USER_SECRET, Registry, bad_fields, metadata
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 # A number no enum of the contract defines (typed Any: the stubs only allow known values).
@@ -445,3 +446,60 @@ async def test_every_change_is_recorded_with_its_actor_and_request_id(
     assert details[4] == "connected the upstream credential (DoltHub user hop)"
     assert details[5] == "added carol as maintainer (trust level 2)"
     assert not any("token" in d and "1234" in d for d in details)
+
+
+async def test_access_changes_are_streamed_to_the_gateway(
+    registry: tuple[Registry, RecordingBoard],
+) -> None:
+    client, _ = registry
+    wid = (await client.call("CreateWasteland", create_request(), ALICE)).wasteland.wasteland_id
+    fence_id = (
+        await client.call("CreateWasteland", create_request(name="Fence"), ALICE)
+    ).wasteland.wasteland_id
+    # Only the gateway may follow the log.
+    refused = client.stub.WatchAccessChanges(
+        registry_pb2.WatchAccessChangesRequest(), metadata=metadata(service="executor")
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await refused.read()
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    stream = client.stub.WatchAccessChanges(
+        registry_pb2.WatchAccessChangesRequest(), metadata=metadata(service="gateway")
+    )
+    fences = 0
+
+    async def notices_of(method: str, request: Any) -> set[str]:
+        """What the stream says after ``method``, up to a fence committed after it."""
+        nonlocal fences
+        await client.call(method, request, ALICE)
+        fences += 1
+        fence = registry_pb2.UpdateWastelandRequest(wasteland_id=fence_id, name=f"F{fences}")
+        await client.call("UpdateWasteland", fence, ALICE)
+        seen: set[str] = set()
+        last = 0
+        while True:
+            change = await asyncio.wait_for(stream.read(), TIMEOUT)
+            assert change.change_id > last  # in order
+            last = change.change_id
+            if change.wasteland_id == fence_id:
+                return seen
+            seen.add("*" if change.all else change.wasteland_id)
+
+    try:
+        start = await asyncio.wait_for(stream.read(), TIMEOUT)
+        assert start.all  # whatever the caller cached before is stale
+        add = registry_pb2.AddMemberRequest(
+            wasteland_id=wid, user_id="bob", role=common_pb2.MEMBER_ROLE_CONTRIBUTOR
+        )
+        assert wid in await notices_of("AddMember", add)
+        remove = registry_pb2.RemoveMemberRequest(wasteland_id=wid, user_id="bob")
+        assert wid in await notices_of("RemoveMember", remove)
+        private = registry_pb2.UpdateWastelandRequest(
+            wasteland_id=wid, visibility=common_pb2.VISIBILITY_PRIVATE
+        )
+        assert await notices_of("UpdateWasteland", private) == {wid}
+        delete = registry_pb2.DeleteWastelandRequest(wasteland_id=wid)
+        assert wid in await notices_of("DeleteWasteland", delete)
+    finally:
+        stream.cancel()

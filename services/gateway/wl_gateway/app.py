@@ -27,6 +27,7 @@ from wasteland_common.activity import ActivityKindName, kind_number
 from wasteland_common.vocabulary import PullStateName
 
 from . import schemas
+from .access import AccessCache, AccessFollower
 from .admins import read_only_admins
 from .auth import Caller, TokenVerifier, bearer_scheme, caller, precheck
 from .bodylimit import BodyLimitMiddleware
@@ -52,6 +53,8 @@ class Deps:
     settings: GatewaySettings
     clients: GatewayClients
     limiter: RateLimiter
+    # Board reads' access decisions, dropped on the registry's access changes.
+    access: AccessFollower
 
 
 def get_deps(request: Request) -> Deps:
@@ -137,6 +140,20 @@ async def visible_wasteland(d: Deps, who: Caller, wasteland_id: str) -> Any:
         registry_pb2.GetWastelandRequest(wasteland_id=wasteland_id), **d.clients.opts(who.token)
     )
     return resp.wasteland
+
+
+async def board_access(d: Deps, who: Caller, wasteland_id: str) -> Any:
+    """``visible_wasteland`` for board reads, answered from the access cache when it
+    holds this token's answer (see ``access``)."""
+    cache = d.access.cache
+    d.access.ensure_started()
+    found = cache.get(who.token, wasteland_id)
+    if found is not None:
+        return found
+    epoch = cache.epoch
+    wasteland = await visible_wasteland(d, who, wasteland_id)
+    cache.put(who.token, wasteland_id, wasteland, epoch)
+    return wasteland
 
 
 def _raise_if_failed(result: Any) -> None:
@@ -541,7 +558,7 @@ async def browse(
 ) -> schemas.WantedPage:
     """Browse the wanted board from the cache (never wakes a workload); the caller's own
     pending posts are included, marked pending."""
-    wasteland = await visible_wasteland(d, who, wasteland_id)
+    wasteland = await board_access(d, who, wasteland_id)
     request = board_pb2.BrowseRequest(
         wasteland_id=wasteland_id,
         status=status or "",
@@ -577,7 +594,7 @@ async def count_wanted(
     wasteland_id: WastelandId, who: CallerDep, d: DepsDep
 ) -> schemas.WantedCounts:
     """How many items are in each status (as the caller's board shows them)."""
-    wasteland = await visible_wasteland(d, who, wasteland_id)
+    wasteland = await board_access(d, who, wasteland_id)
     resp = await d.clients.board.CountWanted(
         board_pb2.CountWantedRequest(
             wasteland_id=wasteland_id, viewer_rig_handle=wasteland.my_rig_handle
@@ -592,7 +609,7 @@ async def get_wanted(
     wasteland_id: WastelandId, wanted_id: WantedId, who: CallerDep, d: DepsDep
 ) -> schemas.WantedDetail:
     """One wanted item with its completions and stamps."""
-    wasteland = await visible_wasteland(d, who, wasteland_id)
+    wasteland = await board_access(d, who, wasteland_id)
     resp = await d.clients.board.GetWantedItem(
         board_pb2.GetWantedItemRequest(
             wasteland_id=wasteland_id,
@@ -1345,7 +1362,16 @@ def create_app(
             migrate=settings.migrate_on_start,
         )
     app.state.idempotency = idempotency
-    app.state.deps = Deps(settings=settings, clients=clients, limiter=limiter)
+    follower = AccessFollower(
+        AccessCache(
+            ttl_seconds=settings.access_cache_ttl_seconds,
+            max_entries=settings.access_cache_max_entries,
+        ),
+        clients.registry,
+        # A watch has no deadline; the service token is minted per (re)connection.
+        lambda: {"metadata": clients.metadata(None)},
+    )
+    app.state.deps = Deps(settings=settings, clients=clients, limiter=limiter, access=follower)
     app.state.token_verifier = TokenVerifier(
         secret=settings.kilo_jwt_secret.get_secret_value(),
         audience=settings.kilo_jwt_audience,

@@ -86,6 +86,7 @@ async def serve(settings: GatewaySettings) -> None:
     try:
         await server.serve(sockets=[sock])
     finally:
+        await app.state.deps.access.stop()
         await clients.close()
         app.state.deps.limiter.close()
         app.state.idempotency.close()

@@ -36,6 +36,10 @@ class GatewaySettings(CommonSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, alias="MAX_BODY_BYTES")
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, alias="READINESS_TIMEOUT_SECONDS")
     # Prometheus metrics at /metrics on the HTTP port (keep it off the public Ingress).
+    # Board reads' access decisions are cached this long at most (0: no cache); the
+    # registry's access-change stream drops them sooner (see wl_gateway.access).
+    access_cache_ttl_seconds: float = Field(default=30.0, ge=0, alias="ACCESS_CACHE_TTL_SECONDS")
+    access_cache_max_entries: int = Field(default=10_000, ge=1, alias="ACCESS_CACHE_MAX_ENTRIES")
     metrics_enabled: bool = Field(default=True, alias="METRICS_ENABLED")
 
     @property

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import db
 
-from . import wastelands
+from . import access_changes, wastelands
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ RETRY_SECONDS = 300.0
 async def purge_once(sessions: sessionmaker[Session], now: datetime) -> int:
     """One purge pass at ``now``; how many deleted wastelands had data erased."""
     purged = await db.run_in_session(sessions, wastelands.purge_deleted, now)
+    await db.run_in_session(sessions, access_changes.prune, now)
     if purged:
         log.info(
             "purged the member data of %d deleted wasteland(s)",

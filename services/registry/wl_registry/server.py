@@ -64,6 +64,10 @@ class RegistrySettings(CommonSettings):
     purge_interval_seconds: float = Field(
         default=retention.DEFAULT_INTERVAL_SECONDS, gt=0, alias="PURGE_INTERVAL_SECONDS"
     )
+    # How often WatchAccessChanges streams look for changes other replicas committed.
+    access_change_poll_seconds: float = Field(
+        default=0.25, gt=0, le=10, alias="ACCESS_CHANGE_POLL_SECONDS"
+    )
     grpc_port: int = Field(default=7401, ge=0, le=65535, alias="GRPC_PORT")
 
 
@@ -167,6 +171,7 @@ async def build_and_start(
         check_fork=dolthub_fork_checker(client),
         workloads=workloads,
         activity=activity,
+        access_change_poll_seconds=settings.access_change_poll_seconds,
     )
     running = await start_server(deps, host=settings.grpc_host, port=settings.grpc_port)
     # The first pass runs at once, then one every PURGE_INTERVAL_SECONDS.

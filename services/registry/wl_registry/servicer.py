@@ -3,8 +3,9 @@ function, build the response. Errors are domain errors mapped by the shared inte
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from wasteland_common.auth import Authenticator, Principal
 from wasteland_common.db import utcnow
 
 from . import (
+    access_changes,
     actions,
     activity,
     convert,
@@ -64,6 +66,8 @@ class RegistryDeps:
     activity: ActivityRecorder = field(default_factory=NoActivity)
     now: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = field(default=_new_id)
+    # How often a WatchAccessChanges stream looks for new entries of the access log.
+    access_change_poll_seconds: float = 0.25
 
 
 class RegistryServicer:
@@ -71,6 +75,9 @@ class RegistryServicer:
 
     def __init__(self, deps: RegistryDeps) -> None:
         self.deps = deps
+        # WatchAccessChanges serves the access log, so every change made through these
+        # sessions writes it.
+        access_changes.install(deps.sessions)
 
     # ------------------------------------------------------------------ callers
 
@@ -207,6 +214,22 @@ class RegistryServicer:
             wastelands=[convert.wasteland(w) for w in result.items],
             next_page_token=result.next_page_token,
         )
+
+    async def WatchAccessChanges(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        self._service(context, "gateway")
+        cursor = await self._run(access_changes.head)
+        yield registry_pb2.AccessChange(change_id=cursor, all=True)
+        while True:
+            found = await self._run(access_changes.changes_after, cursor)
+            for change in found:
+                cursor = change.change_id
+                yield registry_pb2.AccessChange(
+                    change_id=change.change_id,
+                    wasteland_id=change.wasteland_id or "",
+                    all=change.wasteland_id is None,
+                )
+            if not found:
+                await asyncio.sleep(self.deps.access_change_poll_seconds)
 
     # ------------------------------------------------------------------ credentials
 

@@ -182,6 +182,17 @@ class TownRow(Base):
 metadata = Base.metadata
 
 
+class AccessChangeRow(Base):
+    """One change that may change who sees a wasteland, or how (``access_changes``)."""
+
+    __tablename__ = "access_changes"
+
+    change_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    # NULL: every wasteland (a bulk change whose rows were not loaded).
+    wasteland_id: Mapped[str | None] = mapped_column(sa.String(64))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 async def run(
     sessions: sessionmaker[Session], fn: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:

@@ -358,3 +358,17 @@ class ListActiveWastelandsResponse(_message.Message):
     wastelands: _containers.RepeatedCompositeFieldContainer[_common_pb2.Wasteland]
     next_page_token: str
     def __init__(self, wastelands: _Optional[_Iterable[_Union[_common_pb2.Wasteland, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchAccessChangesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AccessChange(_message.Message):
+    __slots__ = ("change_id", "wasteland_id", "all")
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    change_id: int
+    wasteland_id: str
+    all: bool
+    def __init__(self, change_id: _Optional[int] = ..., wasteland_id: _Optional[str] = ..., all: _Optional[bool] = ...) -> None: ...

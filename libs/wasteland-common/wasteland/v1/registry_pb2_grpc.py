@@ -153,6 +153,11 @@ class RegistryServiceStub:
                 request_serializer=wasteland_dot_v1_dot_registry__pb2.ListActiveWastelandsRequest.SerializeToString,
                 response_deserializer=wasteland_dot_v1_dot_registry__pb2.ListActiveWastelandsResponse.FromString,
                 _registered_method=True)
+        self.WatchAccessChanges = channel.unary_stream(
+                '/wasteland.v1.RegistryService/WatchAccessChanges',
+                request_serializer=wasteland_dot_v1_dot_registry__pb2.WatchAccessChangesRequest.SerializeToString,
+                response_deserializer=wasteland_dot_v1_dot_registry__pb2.AccessChange.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -307,6 +312,16 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchAccessChanges(self, request, context):
+        """For the gateway only: every later change that can change a user's access to a
+        wasteland or its GetWasteland answer (membership, role, rig, visibility, status,
+        deletion), so cached access decisions are dropped. The first message is the stream's
+        starting point (`all` set): whatever the caller cached before it is stale.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -424,6 +439,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ListActiveWastelands,
                     request_deserializer=wasteland_dot_v1_dot_registry__pb2.ListActiveWastelandsRequest.FromString,
                     response_serializer=wasteland_dot_v1_dot_registry__pb2.ListActiveWastelandsResponse.SerializeToString,
+            ),
+            'WatchAccessChanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAccessChanges,
+                    request_deserializer=wasteland_dot_v1_dot_registry__pb2.WatchAccessChangesRequest.FromString,
+                    response_serializer=wasteland_dot_v1_dot_registry__pb2.AccessChange.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1051,6 +1071,33 @@ class RegistryService:
             '/wasteland.v1.RegistryService/ListActiveWastelands',
             wasteland_dot_v1_dot_registry__pb2.ListActiveWastelandsRequest.SerializeToString,
             wasteland_dot_v1_dot_registry__pb2.ListActiveWastelandsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAccessChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/wasteland.v1.RegistryService/WatchAccessChanges',
+            wasteland_dot_v1_dot_registry__pb2.WatchAccessChangesRequest.SerializeToString,
+            wasteland_dot_v1_dot_registry__pb2.AccessChange.FromString,
             options,
             channel_credentials,
             insecure,
