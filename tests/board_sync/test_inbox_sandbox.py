@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common import db
 from wasteland_common.dolthub import DoltHubClient, PollPolicy, RetryPolicy, quote
 from wasteland_common.errors import DomainError, NotFound
-from wl_board_sync.events import EventHub
 from wl_board_sync.inbox import Inbox, PullView
 from wl_board_sync.server import MIGRATIONS
 from wl_board_sync.sync import Syncer
@@ -107,7 +106,7 @@ async def env(sandbox: Proc, data_dir: Path) -> AsyncIterator[Env]:
     wasteland_id = "wl-inbox"
     with sessions.begin() as session:
         track(session, wasteland_id, Upstream(*UP), None, clock())
-    syncer = Syncer(sessions, client, EventHub(), clock=clock)
+    syncer = Syncer(sessions, client, clock=clock)
     try:
         yield Env(
             Inbox(sessions, client, clock=clock),
