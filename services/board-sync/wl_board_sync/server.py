@@ -196,6 +196,7 @@ async def build_app(
             tick_seconds=settings.scheduler_tick_seconds,
             lease_seconds=settings.lease_seconds,
         ),
+        poll=syncer.poll,
         # An empty REGISTRY_ADDR means no registry to re-track from (tests, tools).
         retrack=retrack if settings.registry_addr else None,
     )
