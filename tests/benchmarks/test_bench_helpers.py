@@ -311,7 +311,7 @@ def test_idle_scaling() -> None:
     assert step.requests_per_poll() == 2.0
     assert step.cpu_per_poll(idle_rate=0.01) == pytest.approx(0.01)
     assert step.cycle_cpu(idle_rate=0.01, interval_s=300) == pytest.approx(100 * 0.01 + 3.0)
-    assert idle.scheduler_capacity(300) == 3000
+    assert "full batch is followed at once" in idle.scheduler_note()
     rows = idle.rows_of([step], idle_rate=0.01, interval_s=300)
     assert rows[0].value == pytest.approx(24.0)
     assert rows[0].verdict == "MISS"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wl_board_sync import schedule
 from wl_board_sync.schedule import ScheduleConfig, Scheduler
 from wl_board_sync.store import TrackedWasteland
-from wl_board_sync.sync import SyncResult
+from wl_board_sync.sync import SyncResult, Target
 from wl_board_sync.tracking import Upstream, track
 
 from .conftest import T0, FakeClock
@@ -86,7 +86,7 @@ def test_a_lease_goes_to_one_replica_until_it_expires(sessions: sessionmaker[Ses
         assert schedule.acquire_lease(session, "wl-a", "r1", T0, 60)
     with sessions.begin() as session:
         assert not schedule.acquire_lease(session, "wl-a", "r2", T0 + timedelta(seconds=59), 60)
-        assert schedule.due_wastelands(session, T0 + timedelta(seconds=59), 10) == []
+        assert schedule.claim_due(session, T0 + timedelta(seconds=59), 10, "r2", 60) == []
     with sessions.begin() as session:
         assert schedule.acquire_lease(session, "wl-a", "r2", T0 + timedelta(seconds=61), 60)
     assert row(sessions, "wl-a").lease_owner == "r2"
@@ -95,16 +95,18 @@ def test_a_lease_goes_to_one_replica_until_it_expires(sessions: sessionmaker[Ses
     assert row(sessions, "wl-a").lease_owner == "r2"
 
 
-def test_due_wastelands_are_most_overdue_first(sessions: sessionmaker[Session]) -> None:
+def test_due_wastelands_are_claimed_most_overdue_first(sessions: sessionmaker[Session]) -> None:
     tracked(sessions, "wl-a", "wl-b", "wl-c")
     with sessions.begin() as session:
         for wasteland_id, offset in (("wl-a", 10), ("wl-b", -20), ("wl-c", -5)):
             session.get(TrackedWasteland, wasteland_id).next_poll_at = T0 + timedelta(  # type: ignore[union-attr]
                 seconds=offset
             )
-    with sessions() as session:
-        due = schedule.due_wastelands(session, T0, 10)
-    assert [d.wasteland_id for d in due] == ["wl-b", "wl-c"]
+    with sessions.begin() as session:
+        due = schedule.claim_due(session, T0, 10, "r1", 60)
+    assert [d.target.wasteland_id for d in due] == ["wl-b", "wl-c"]
+    assert row(sessions, "wl-b").lease_owner == "r1"
+    assert row(sessions, "wl-a").lease_owner is None
 
 
 # ---------------------------------------------------------------------- the loop
@@ -272,3 +274,165 @@ async def test_retrack_retries_with_backoff_until_the_registry_answers(
     clock.advance(3600)
     await loop.tick()
     assert len(attempts) == 3
+
+
+# ---------------------------------------------------------------------- batched idle polls
+
+
+class FakePoll:
+    """A scheduled poll that finds the head unchanged (idle) unless told it moved."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.targets: list[Target] = []
+        self.moved: set[str] = set()
+        self.failing: set[str] = set()
+
+    async def __call__(self, target: Target) -> SyncResult:
+        self.targets.append(target)
+        await asyncio.sleep(0)
+        if target.wasteland_id in self.failing:
+            raise RuntimeError("DoltHub is down")
+        idle = target.wasteland_id not in self.moved
+        head = target.head_commit if idle and target.head_commit else "head-2"
+        return SyncResult(
+            target.wasteland_id,
+            self.clock(),
+            head,
+            changed=not idle,
+            tables_read=not idle,
+            idle=idle,
+        )
+
+
+def synced_once(sessions: sessionmaker[Session], *ids: str, head: str = "head-1") -> None:
+    """As if each wasteland had its first sync at T0 (cached head ``head``)."""
+    with sessions.begin() as session:
+        for wasteland_id in ids:
+            found = session.get(TrackedWasteland, wasteland_id)
+            assert found is not None
+            found.head_commit = head
+            found.synced_at = T0
+            found.last_error = "an old failure"
+
+
+async def test_idle_polls_are_recorded_as_syncs_and_rescheduled_together(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ids = [f"wl-{n}" for n in range(5)]
+    tracked(sessions, *ids)
+    synced_once(sessions, *ids)
+    poll = FakePoll(clock)
+    poll.failing.add("wl-4")
+    loop = Scheduler(sessions, FakeSync(), replica_id="r1", clock=clock, config=CONFIG, poll=poll)
+    clock.advance(10)
+    assert sorted(await loop.tick()) == ids
+    # Each poll got its target as the row had it, with no read of its own.
+    assert sorted(t.wasteland_id for t in poll.targets) == ids
+    assert {t.head_commit for t in poll.targets} == {"head-1"}
+    for wasteland_id in ids[:4]:
+        state = row(sessions, wasteland_id)
+        assert state.synced_at == clock()
+        assert state.last_error is None
+        assert state.failures == 0
+        assert state.lease_owner is None
+        assert (
+            clock() + timedelta(seconds=270)
+            <= state.next_poll_at
+            <= clock() + timedelta(seconds=300)
+        )
+    failed = row(sessions, "wl-4")
+    assert failed.synced_at == T0  # a failed poll is not a sync
+    assert failed.failures == 1
+    assert failed.lease_owner is None
+    assert failed.next_poll_at <= clock() + timedelta(seconds=5)
+
+
+async def test_an_idle_poll_does_not_undo_a_sync_that_moved_the_head_meanwhile(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    tracked(sessions, "wl-a")
+    synced_once(sessions, "wl-a")
+
+    async def poll(target: Target) -> SyncResult:
+        # A forced refresh stores a new head while this poll reads the old one.
+        synced_once(sessions, "wl-a", head="head-2")
+        return SyncResult(
+            target.wasteland_id, clock(), "head-1", changed=False, tables_read=False, idle=True
+        )
+
+    loop = Scheduler(sessions, FakeSync(), replica_id="r1", clock=clock, config=CONFIG, poll=poll)
+    clock.advance(10)
+    assert await loop.tick() == ["wl-a"]
+    state = row(sessions, "wl-a")
+    assert state.head_commit == "head-2"
+    assert state.synced_at == T0  # as the refresh left it, not marked by the stale poll
+    assert state.lease_owner is None
+
+
+async def test_a_poll_whose_lease_was_taken_over_leaves_the_schedule_to_the_new_holder(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    tracked(sessions, "wl-a")
+    synced_once(sessions, "wl-a")
+
+    async def poll(target: Target) -> SyncResult:
+        # This replica stalled past its lease; another one took the wasteland over.
+        with sessions.begin() as session:
+            assert schedule.acquire_lease(
+                session, "wl-a", "r2", clock() + timedelta(seconds=61), 60
+            )
+        return SyncResult(
+            target.wasteland_id, clock(), "head-1", changed=False, tables_read=False, idle=True
+        )
+
+    loop = Scheduler(sessions, FakeSync(), replica_id="r1", clock=clock, config=CONFIG, poll=poll)
+    clock.advance(10)
+    before = row(sessions, "wl-a").next_poll_at
+    await loop.tick()
+    state = row(sessions, "wl-a")
+    assert state.lease_owner == "r2"
+    assert state.next_poll_at == before
+
+
+async def test_a_full_batch_is_followed_at_once_by_the_next(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ids = [f"wl-{n}" for n in range(7)]
+    tracked(sessions, *ids)
+    synced_once(sessions, *ids)
+    poll = FakePoll(clock)
+    config = ScheduleConfig(default_interval=300, tick_seconds=3600, batch=3, concurrency=2)
+    loop = Scheduler(sessions, FakeSync(), replica_id="r1", clock=clock, config=config, poll=poll)
+    clock.advance(10)
+    running = asyncio.create_task(loop.run())
+    try:
+        for _ in range(200):
+            if len(poll.targets) >= len(ids):
+                break
+            await asyncio.sleep(0.01)
+        # Three batches within one wake-up, though a tick is an hour apart.
+        assert sorted(t.wasteland_id for t in poll.targets) == ids
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+
+async def test_two_replicas_claim_disjoint_batches(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ids = [f"wl-{n}" for n in range(20)]
+    tracked(sessions, *ids)
+    synced_once(sessions, *ids)
+    with sessions.begin() as session:
+        first = schedule.claim_due(session, clock(), 8, "r1", 60)
+    with sessions.begin() as session:
+        second = schedule.claim_due(session, clock(), 100, "r2", 60)
+    with sessions.begin() as session:
+        third = schedule.claim_due(session, clock(), 100, "r3", 60)
+    assert len(first) == 8
+    assert len(second) == 12
+    assert third == []
+    assert sorted(c.target.wasteland_id for c in first + second) == sorted(ids)
+    assert {row(sessions, c.target.wasteland_id).lease_owner for c in first} == {"r1"}

@@ -30,8 +30,9 @@ from wasteland_common.grpc_client import ServiceCredentials
 from wl_board_sync import board
 from wl_board_sync.board import BrowseQuery, Freshness
 from wl_board_sync.feed import EventFeed
+from wl_board_sync.schedule import ScheduleConfig, Scheduler
 from wl_board_sync.server import MIGRATIONS, BoardSettings, build_app, start_app
-from wl_board_sync.store import CachedWanted
+from wl_board_sync.store import CachedWanted, TrackedWasteland
 from wl_board_sync.sync import Syncer
 from wl_board_sync.tracking import Upstream, track
 
@@ -269,6 +270,67 @@ async def test_a_claim_in_an_open_pull_request_shows_as_claimed(env: Env) -> Non
     assert event is not None
     assert (event.wanted_id, event.status) == (target, "open")
     assert cached(env, target).effective_status == "open"
+
+
+async def test_scheduled_polls_of_idle_wastelands_read_one_head_each_until_it_moves(
+    env: Env,
+) -> None:
+    ids = [env.wasteland_id, *(f"{env.wasteland_id}-{n}" for n in range(4))]
+    with env.sessions.begin() as session:
+        for wasteland_id in ids[1:]:
+            track(session, wasteland_id, UPSTREAM, None, env.clock())
+    loop = Scheduler(
+        env.sessions,
+        lambda wasteland_id, force: env.syncer.sync(wasteland_id, force=force),
+        replica_id="r1",
+        clock=env.clock,
+        config=ScheduleConfig(default_interval=300, batch=2),
+        poll=env.syncer.poll,
+    )
+
+    async def cycle() -> list[str]:
+        env.clock.advance(301)
+        polled: list[str] = []
+        while batch := await loop.tick():
+            polled += batch
+        return polled
+
+    assert sorted(await cycle()) == sorted(ids)  # first syncs: tables read
+    for _ in range(3):
+        env.recorder.requests.clear()
+        assert sorted(await cycle()) == sorted(ids)
+        # Nothing moved: exactly one head read per poll, and every board counts as synced.
+        assert len(env.recorder.requests) == len(ids)
+        assert len(env.recorder.head_reads()) == len(ids)
+        with env.sessions() as session:
+            for wasteland_id in ids:
+                state = session.get(TrackedWasteland, wasteland_id)
+                assert state is not None
+                assert state.synced_at == env.clock()
+                assert state.lease_owner is None
+
+    target = (await upstream_ids(env.client, "open"))[0]
+    await env.hop.write(
+        "hop",
+        "wl-commons",
+        "main",
+        "main",
+        "UPDATE wanted SET claimed_by='dave', status='claimed', updated_at=NOW() "
+        f"WHERE id={quote(target)} AND status='open'",
+    )
+    env.recorder.requests.clear()
+    assert sorted(await cycle()) == sorted(ids)
+    # The head moved: each board read its tables again and shows the claim.
+    assert len(env.recorder.head_reads()) == len(ids)
+    assert len(env.recorder.table_reads()) >= 4 * len(ids)
+    with env.sessions() as session:
+        for wasteland_id in ids:
+            item = session.get(CachedWanted, (wasteland_id, target))
+            assert item is not None
+            assert (item.effective_status, item.claimed_by) == ("claimed", "dave")
+    env.recorder.requests.clear()
+    await cycle()
+    assert len(env.recorder.requests) == len(ids)  # idle again
 
 
 # ---------------------------------------------------------------------- over gRPC

@@ -1,11 +1,14 @@
 """The polling schedule: which wastelands are due, leases so replicas share the work,
 and backoff after failures.
 
-Every replica runs the same loop. Each tick picks wastelands whose ``next_poll_at`` has
-passed and whose lease is free or expired, takes the lease with one conditional UPDATE
-(so two replicas never poll one wasteland at once, on SQLite and PostgreSQL alike),
-syncs, sets the next poll time and releases the lease. The decisions are plain functions
-of the clock so tests drive them without sleeping.
+Every replica runs the same loop. Each tick takes the leases of up to ``batch``
+wastelands whose ``next_poll_at`` has passed and whose lease is free or expired, with
+one conditional UPDATE (so two replicas never poll one wasteland at once, on SQLite and
+PostgreSQL alike), polls them ``concurrency`` at a time, then records every outcome
+(next poll time, failures, the idle polls' sync time) and releases the leases in one
+transaction. A tick that found a full batch is followed at once by the next one, so a
+replica keeps up with however many wastelands are due. The decisions are plain
+functions of the clock so tests drive them without sleeping.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,11 +28,13 @@ from wasteland_common.db import run_in_session
 
 from . import metrics
 from .store import TrackedWasteland
-from .sync import SyncResult
+from .sync import SyncResult, Target, mark_idle_polls
 
 log = logging.getLogger(__name__)
 
 SyncFn = Callable[[str, bool], Awaitable[SyncResult]]
+# A scheduled poll of a leased wasteland as its row was read (Syncer.poll).
+PollFn = Callable[[Target], Awaitable[SyncResult]]
 RetrackFn = Callable[[], Awaitable[int]]
 
 
@@ -84,30 +90,115 @@ def next_poll_at(
 
 
 @dataclass(frozen=True)
-class DueWasteland:
-    """A wasteland a tick may poll."""
+class ClaimedPoll:
+    """A due wasteland whose lease a tick took, with what its poll needs."""
 
-    wasteland_id: str
+    target: Target
     poll_interval_seconds: int | None
     failures: int
 
 
-def due_wastelands(session: Session, now: datetime, limit: int) -> list[DueWasteland]:
-    """Wastelands whose poll time has come and whose lease is free, most overdue first."""
-    rows = session.execute(
-        sa.select(
-            TrackedWasteland.wasteland_id,
-            TrackedWasteland.poll_interval_seconds,
-            TrackedWasteland.failures,
-        )
-        .where(
-            TrackedWasteland.next_poll_at <= now,
-            sa.or_(TrackedWasteland.lease_until.is_(None), TrackedWasteland.lease_until < now),
-        )
-        .order_by(TrackedWasteland.next_poll_at, TrackedWasteland.wasteland_id)
+def claim_due(
+    session: Session, now: datetime, limit: int, owner: str, seconds: float
+) -> list[ClaimedPoll]:
+    """Take the leases of up to ``limit`` due wastelands (most overdue first) for
+    ``owner`` and return them, most overdue first.
+
+    One conditional UPDATE … RETURNING, so it is a write from its first step (SQLite
+    waits for the write lock instead of failing a read snapshot that went stale): the
+    lease and due conditions are checked again on every row it updates, so each lease
+    goes to exactly one replica. PostgreSQL replicas skip rows another one is claiming.
+    """
+    table = cast(sa.Table, TrackedWasteland.__table__)
+    free = sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now)
+    due = (
+        sa.select(table.c.wasteland_id)
+        .where(table.c.next_poll_at <= now, free)
+        .order_by(table.c.next_poll_at, table.c.wasteland_id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        sa.update(table)
+        .where(table.c.wasteland_id.in_(due.scalar_subquery()), table.c.next_poll_at <= now, free)
+        .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
+        .returning(
+            table.c.wasteland_id,
+            table.c.upstream_owner,
+            table.c.upstream_db,
+            table.c.head_commit,
+            table.c.poll_interval_seconds,
+            table.c.next_poll_at,
+            table.c.failures,
+        )
     ).all()
-    return [DueWasteland(r.wasteland_id, r.poll_interval_seconds, r.failures) for r in rows]
+    return [
+        ClaimedPoll(
+            Target(r.wasteland_id, r.upstream_owner, r.upstream_db, r.head_commit),
+            r.poll_interval_seconds,
+            r.failures,
+        )
+        for r in sorted(rows, key=lambda r: (r.next_poll_at, r.wasteland_id))
+    ]
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """How one claimed poll ended."""
+
+    claimed: ClaimedPoll
+    succeeded: bool
+    # The head had not moved and nothing was stored (SyncResult.idle).
+    idle: bool
+    jitter: float
+
+
+def finish_polls(
+    session: Session,
+    outcomes: list[PollOutcome],
+    owner: str,
+    *,
+    now: datetime,
+    default_interval: int,
+    backoff_base: float,
+) -> None:
+    """Record a tick's polls in one transaction: the idle ones as syncs at ``now``, the
+    next poll time and failure count of each, and release ``owner``'s leases.
+
+    A wasteland whose lease ``owner`` no longer holds (it expired and another replica
+    took it) is left to that replica.
+    """
+    if not outcomes:
+        return
+    mark_idle_polls(session, [o.claimed.target for o in outcomes if o.idle], now)
+    table = cast(sa.Table, TrackedWasteland.__table__)
+    params = []
+    for outcome in outcomes:
+        failures = 0 if outcome.succeeded else outcome.claimed.failures + 1
+        interval = interval_of(outcome.claimed.poll_interval_seconds, default_interval)
+        params.append(
+            {
+                "b_wasteland_id": outcome.claimed.target.wasteland_id,
+                "b_failures": failures,
+                "b_next_poll_at": next_poll_at(
+                    now, interval, failures, backoff_base, outcome.jitter
+                ),
+            }
+        )
+    session.execute(
+        sa.update(table)
+        .where(
+            table.c.wasteland_id == sa.bindparam("b_wasteland_id"),
+            table.c.lease_owner == owner,
+        )
+        .values(
+            failures=sa.bindparam("b_failures"),
+            next_poll_at=sa.bindparam("b_next_poll_at"),
+            lease_owner=None,
+            lease_until=None,
+        ),
+        params,
+    )
 
 
 def acquire_lease(
@@ -116,25 +207,18 @@ def acquire_lease(
     owner: str,
     now: datetime,
     seconds: float,
-    *,
-    only_if_due: bool = False,
 ) -> bool:
-    """Take the lease of ``wasteland_id`` for ``owner`` if it is free or expired (and,
-    with ``only_if_due``, if its poll time has come).
+    """Take the lease of ``wasteland_id`` for ``owner`` if it is free or expired (a
+    forced refresh; scheduled polls take theirs with :func:`claim_due`).
 
     One conditional UPDATE: when two replicas race, the database lets exactly one match.
-    Re-checking the poll time matters: a replica that listed the wasteland as due may
-    reach it only after another replica polled it and released the lease.
     """
-    conditions = [
-        TrackedWasteland.wasteland_id == wasteland_id,
-        sa.or_(TrackedWasteland.lease_until.is_(None), TrackedWasteland.lease_until < now),
-    ]
-    if only_if_due:
-        conditions.append(TrackedWasteland.next_poll_at <= now)
     result = session.execute(
         sa.update(TrackedWasteland)
-        .where(*conditions)
+        .where(
+            TrackedWasteland.wasteland_id == wasteland_id,
+            sa.or_(TrackedWasteland.lease_until.is_(None), TrackedWasteland.lease_until < now),
+        )
         .values(lease_owner=owner, lease_until=now + timedelta(seconds=seconds))
         .execution_options(synchronize_session=False)
     )
@@ -177,6 +261,18 @@ def release_lease(session: Session, wasteland_id: str, owner: str) -> None:
     )
 
 
+def release_leases(session: Session, wasteland_ids: list[str], owner: str) -> None:
+    """Give back every lease of ``wasteland_ids`` that ``owner`` still holds."""
+    session.execute(
+        sa.update(TrackedWasteland)
+        .where(
+            TrackedWasteland.wasteland_id.in_(wasteland_ids), TrackedWasteland.lease_owner == owner
+        )
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def poll_soon(session: Session, wasteland_id: str, now: datetime) -> None:
     """Make ``wasteland_id`` due at ``now`` (after it was tracked or moved)."""
     session.execute(
@@ -198,7 +294,8 @@ class ScheduleConfig:
     tick_seconds: float = 5.0
     lease_seconds: float = 60.0
     backoff_base_seconds: float = 5.0
-    batch: int = 50
+    # Leases taken per tick; a tick that takes a full batch is followed by another at once.
+    batch: int = 200
     concurrency: int = 8
     # How long a forced refresh waits for another poll of the same wasteland to finish.
     refresh_lease_wait_seconds: float = 15.0
@@ -217,12 +314,14 @@ class Scheduler:
         replica_id: str,
         clock: Callable[[], datetime],
         config: ScheduleConfig = ScheduleConfig(),
+        poll: PollFn | None = None,
         retrack: RetrackFn | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = sessions
         self._sync = sync
+        self._poll = poll if poll is not None else self._sync_target
         self._replica_id = replica_id
         self._clock = clock
         self._config = config
@@ -232,6 +331,7 @@ class Scheduler:
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         self._wake = asyncio.Event()
+        self._last_tick_full = False
 
     @property
     def replica_id(self) -> str:
@@ -247,47 +347,63 @@ class Scheduler:
         self._wake.set()
 
     async def tick(self) -> list[str]:
-        """One round: re-track if still owed, then poll every due wasteland whose lease this
-        replica gets. Returns the ids polled (successfully or not)."""
+        """One round: re-track if still owed, then poll the due wastelands whose leases
+        this replica gets (up to one batch). Returns the ids polled (successfully or not)."""
         await self.maybe_retrack()
         now = self._clock()
-        due = await run_in_session(self._sessions, due_wastelands, now, self._config.batch)
-        limit = asyncio.Semaphore(self._config.concurrency)
-
-        async def poll(entry: DueWasteland) -> str | None:
-            async with limit:
-                return await self.poll_one(entry.wasteland_id)
-
-        results = await asyncio.gather(*(poll(entry) for entry in due))
-        await run_in_session(self._sessions, metrics.observe, self._clock())
-        return [r for r in results if r is not None]
-
-    async def poll_one(self, wasteland_id: str) -> str | None:
-        """Poll one wasteland if it is still due and its lease can be taken; None when
-        another replica holds it or has just polled it."""
-        taken = await run_in_session(
+        claimed = await run_in_session(
             self._sessions,
-            acquire_lease,
-            wasteland_id,
+            claim_due,
+            now,
+            self._config.batch,
             self._replica_id,
-            self._clock(),
             self._config.lease_seconds,
-            only_if_due=True,
         )
-        if not taken:
-            return None
-        succeeded = False
+        self._last_tick_full = len(claimed) >= self._config.batch
+        if claimed:
+            limit = asyncio.Semaphore(self._config.concurrency)
+
+            async def bounded(entry: ClaimedPoll) -> PollOutcome:
+                async with limit:
+                    return await self._poll_claimed(entry)
+
+            try:
+                outcomes = await asyncio.gather(*(bounded(entry) for entry in claimed))
+            except asyncio.CancelledError:
+                await asyncio.shield(
+                    run_in_session(
+                        self._sessions,
+                        release_leases,
+                        [c.target.wasteland_id for c in claimed],
+                        self._replica_id,
+                    )
+                )
+                raise
+            await run_in_session(
+                self._sessions,
+                finish_polls,
+                list(outcomes),
+                self._replica_id,
+                now=self._clock(),
+                default_interval=self._config.default_interval,
+                backoff_base=self._config.backoff_base_seconds,
+            )
+        await run_in_session(self._sessions, metrics.observe, self._clock())
+        return [c.target.wasteland_id for c in claimed]
+
+    async def _poll_claimed(self, entry: ClaimedPoll) -> PollOutcome:
         try:
-            await self._sync(wasteland_id, False)
-            succeeded = True
+            result = await self._poll(entry.target)
         except asyncio.CancelledError:
-            await self._release(wasteland_id)
             raise
         except Exception as exc:
             # Already logged by the sync with its cause; the backoff is the handling.
-            log.debug("scheduled sync of %s failed: %s", wasteland_id, exc)
-        await self._finish(wasteland_id, succeeded)
-        return wasteland_id
+            log.debug("scheduled sync of %s failed: %s", entry.target.wasteland_id, exc)
+            return PollOutcome(entry, succeeded=False, idle=False, jitter=self._rng.random())
+        return PollOutcome(entry, succeeded=True, idle=result.idle, jitter=self._rng.random())
+
+    async def _sync_target(self, target: Target) -> SyncResult:
+        return await self._sync(target.wasteland_id, False)
 
     async def refresh(self, wasteland_id: str) -> SyncResult:
         """Sync ``wasteland_id`` now (forced) and push its next poll one interval out.
@@ -382,5 +498,10 @@ class Scheduler:
                 raise
             except Exception:
                 log.exception("scheduler tick failed")
+                self._last_tick_full = False
+            if self._last_tick_full:
+                # More may be due: the next batch now, letting other tasks run first.
+                await asyncio.sleep(0)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._config.tick_seconds)

@@ -2,10 +2,11 @@
 when the head moved; the pending overlay when the sync is forced (the refresh after an
 action); and store what was read in one transaction.
 
-An idle poll (the head did not move) costs one head read and one row update. Pull
-requests open and close without moving the head, so the overlay is re-read by the
-refresh every action through the service triggers; a pull request opened or closed
-outside the service shows at the next head move or refresh.
+An idle poll (the head did not move) costs one head read; the scheduler records every
+idle poll of a tick with one statement (:func:`mark_idle_polls`). Pull requests open and
+close without moving the head, so the overlay is re-read by the refresh every action
+through the service triggers; a pull request opened or closed outside the service shows
+at the next head move or refresh.
 
 Every change of an item's shown status is appended to the wasteland's durable event log
 in the same transaction that changes the cache (so no replica's stream can miss it, and
@@ -21,7 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,6 +92,9 @@ class SyncResult:
     changed: bool
     tables_read: bool
     changes: tuple[BoardChange, ...] = field(default_factory=tuple)
+    # A scheduled poll that found the head where the cache has it and stored nothing:
+    # the scheduler records it with the other idle polls of its tick (mark_idle_polls).
+    idle: bool = False
 
 
 def epoch_seconds(value: datetime | None) -> int:
@@ -468,6 +472,38 @@ def mark_synced(
     return [], False
 
 
+def mark_idle_polls(session: Session, polls: Sequence[Target], now: datetime) -> None:
+    """Record idle polls (each found the head of its target unchanged) as syncs at
+    ``now``, with one statement for all of them.
+
+    A wasteland untracked, moved to another upstream or synced to another head since its
+    target was read is left alone: whatever changed it recorded its own sync.
+    """
+    if not polls:
+        return
+    table = cast(sa.Table, TrackedWasteland.__table__)
+    session.execute(
+        sa.update(table)
+        .where(
+            table.c.wasteland_id == sa.bindparam("b_wasteland_id"),
+            table.c.upstream_owner == sa.bindparam("b_owner"),
+            table.c.upstream_db == sa.bindparam("b_db"),
+            table.c.head_commit == sa.bindparam("b_head"),
+        )
+        .values(synced_at=now, last_error=None, last_error_at=None),
+        [
+            {
+                "b_wasteland_id": t.wasteland_id,
+                "b_owner": t.owner,
+                "b_db": t.db,
+                "b_head": t.head_commit,
+            }
+            for t in polls
+            if t.head_commit is not None
+        ],
+    )
+
+
 # ---------------------------------------------------------------------- the sync
 
 
@@ -514,8 +550,24 @@ class Syncer:
             with metrics.timed_sync():
                 return await self._sync(wasteland_id, force=force)
 
-    async def _sync(self, wasteland_id: str, *, force: bool) -> SyncResult:
-        target = await run_in_session(self._sessions, load_target, wasteland_id)
+    async def poll(self, target: Target) -> SyncResult:
+        """A scheduled sync of ``target`` as the scheduler just read it from its row.
+
+        The same as ``sync(force=False)`` except when the head has not moved: then
+        nothing is stored and the result is ``idle``, for the caller to record with
+        :func:`mark_idle_polls` (one statement for a whole tick's idle polls).
+        """
+        async with self._lock(target.wasteland_id):
+            with metrics.timed_sync():
+                return await self._sync(target.wasteland_id, force=False, known=target)
+
+    async def _sync(
+        self, wasteland_id: str, *, force: bool, known: Target | None = None
+    ) -> SyncResult:
+        if known is None:
+            target = await run_in_session(self._sessions, load_target, wasteland_id)
+        else:
+            target = known
         now = self._clock()
         try:
             head = await self._client.head_commit(target.owner, target.db)
@@ -558,6 +610,10 @@ class Syncer:
                 ) from exc
             raise
         if snapshot is None and changes is None:
+            if known is not None:
+                return SyncResult(
+                    wasteland_id, now, head, changed=False, tables_read=False, idle=True
+                )
             stored = await run_in_session(self._sessions, mark_synced, target, head, now)
         else:
             stored = await run_in_session(

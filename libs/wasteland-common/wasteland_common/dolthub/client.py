@@ -85,7 +85,10 @@ class DoltHubClient:
     ``base_url`` is the API root (services pass ``DOLTHUB_API_URL``). ``token`` is the
     DoltHub API token sent as ``authorization: token …``; it never appears in a repr, an
     exception message or a log line. ``sleep`` and ``clock`` are injectable so tests run
-    the retry and polling schedules without waiting.
+    the retry and polling schedules without waiting. ``limits`` sizes the connection pool
+    it creates (httpx's defaults otherwise): httpcore checks every pooled connection on
+    each request and response, so a pool kept larger than the requests in flight costs
+    CPU on every request.
     """
 
     def __init__(
@@ -100,13 +103,16 @@ class DoltHubClient:
         timeout: float = 30.0,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        limits: httpx.Limits | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("the DoltHub base URL must be an http(s) URL")
         self._base_url = base_url.rstrip("/")
         self._token = _secret(token)
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=timeout)
+        if http is None:
+            http = httpx.AsyncClient(timeout=timeout, limits=limits or httpx.Limits())
+        self._http = http
         self._retry = retry
         self._poll = poll
         self._sleep = sleep
