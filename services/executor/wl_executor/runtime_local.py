@@ -234,15 +234,7 @@ class LocalRuntime:
             log.info("handed the standby control server pid %d to %s", process.pid, wasteland_id)
         else:
             try:
-                process = await asyncio.create_subprocess_exec(
-                    *cfg.command,
-                    env=env,
-                    cwd=work_dir,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    limit=LINE_LIMIT,
-                )
+                process = await self._spawn(env, work_dir, stdin=asyncio.subprocess.DEVNULL)
             except OSError as exc:
                 log.error("cannot start the control server %r: %s", cfg.command[0], exc)
                 raise errors.Unavailable(
@@ -311,6 +303,20 @@ class LocalRuntime:
             return
         self._spare_task = asyncio.create_task(self._start_spare())
 
+    async def _spawn(
+        self, env: Mapping[str, str], cwd: Path, *, stdin: int
+    ) -> asyncio.subprocess.Process:
+        """The control-server command with exactly ``env``, its output piped to us."""
+        return await asyncio.create_subprocess_exec(
+            *self._cfg.command,
+            env=env,
+            cwd=cwd,
+            stdin=stdin,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=LINE_LIMIT,
+        )
+
     async def _start_spare(self) -> None:
         cfg = self._cfg
         base = cfg.work_dir.resolve()
@@ -318,15 +324,7 @@ class LocalRuntime:
             await asyncio.to_thread(base.mkdir, parents=True, exist_ok=True)
             env = self._environment("", "", base)
             env[STANDBY_ENV] = "1"
-            spare = await asyncio.create_subprocess_exec(
-                *cfg.command,
-                env=env,
-                cwd=base,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                limit=LINE_LIMIT,
-            )
+            spare = await self._spawn(env, base, stdin=asyncio.subprocess.PIPE)
         except OSError as exc:
             log.warning("cannot start a standby control server: %s", exc)
             return
