@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .stats import summarize
+
 Comparison = Literal[">=", "<="]
 _SYMBOL = {">=": "≥", "<=": "≤"}
 
@@ -84,6 +86,22 @@ class Row:
             "note": self.note or None,
             **({"extra": self.extra} if self.extra else {}),
         }
+
+    @classmethod
+    def latency(cls, scenario: str, measure: str, values_ms: Sequence[float], **kw: Any) -> Row:
+        """A row of durations in milliseconds: their median as the value, with p50/p90/p99."""
+        summary = summarize(values_ms)
+        return cls(
+            scenario=scenario,
+            measure=measure,
+            value=summary.median,
+            unit="ms",
+            n=summary.n,
+            p50=summary.median,
+            p90=summary.p90,
+            p99=summary.p99,
+            **kw,
+        )
 
 
 def _number(value: float) -> str:

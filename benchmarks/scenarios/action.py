@@ -38,7 +38,7 @@ from ..harness import (
 )
 from ..options import Options
 from ..report import Row, ScenarioResult, Target
-from ..stats import median, summarize
+from ..stats import median
 
 SCENARIO = "action (warm)"
 GATEWAY_ITEM = "w-demo-001"
@@ -176,18 +176,7 @@ def run(bench: Bench, options: Options) -> ScenarioResult:
 
 
 def _ms_row(measure: str, seconds: list[float], **kw: Any) -> Row:
-    summary = summarize([s * 1000 for s in seconds])
-    return Row(
-        scenario=SCENARIO,
-        measure=measure,
-        value=summary.median,
-        unit="ms",
-        n=summary.n,
-        p50=summary.median,
-        p90=summary.p90,
-        p99=summary.p99,
-        **kw,
-    )
+    return Row.latency(SCENARIO, measure, [s * 1000 for s in seconds], **kw)
 
 
 def request_breakdown(gateway: list[Pair], direct: list[Pair]) -> dict[str, float]:

@@ -32,7 +32,7 @@ from wasteland_common.auth import SERVICE_METADATA_KEY
 from ..harness import OWNER, Bench, BenchError, LogEvent, LogTail, metric, scrape
 from ..options import Options
 from ..report import Row, ScenarioResult, Target
-from ..stats import median, summarize
+from ..stats import median
 from .action import GATEWAY_ITEM
 
 SCENARIO = "wake"
@@ -176,18 +176,7 @@ def run(bench: Bench, options: Options) -> ScenarioResult:
 
 
 def _ms_row(measure: str, values: list[float], **kw: Any) -> Row:
-    summary = summarize(values)
-    return Row(
-        scenario=SCENARIO,
-        measure=measure,
-        value=summary.median,
-        unit="ms",
-        n=summary.n,
-        p50=summary.median,
-        p90=summary.p90,
-        p99=summary.p99,
-        **kw,
-    )
+    return Row.latency(SCENARIO, measure, values, **kw)
 
 
 def rows_of(colds: dict[str, list[Cold]], wake_metric_ms: float) -> list[Row]:
