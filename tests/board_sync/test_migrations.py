@@ -19,7 +19,7 @@ def test_migrations_match_the_models_and_rerun_cleanly(db_url: str) -> None:
                 conn, opts={"version_table": VERSION_TABLE, "compare_type": True}
             )
             diff = compare_metadata(context, Base.metadata)
-            assert context.get_current_revision() == "0004_pull_reviews"
+            assert context.get_current_revision() == "0005_board_revision"
     finally:
         engine.dispose()
     assert diff == []

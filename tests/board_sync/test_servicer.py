@@ -152,6 +152,25 @@ async def test_browse_shows_the_effective_state_and_pages(running: Running) -> N
     assert later.stale
 
 
+async def test_browse_after_a_sync_shows_the_new_board_not_the_one_it_kept(
+    running: Running,
+) -> None:
+    seed(running)
+    request = board_pb2.BrowseRequest(wasteland_id="wl-1", viewer_rig_handle="carol")
+    for _ in range(2):  # built, then served from what this replica kept
+        kept = await running.stub.Browse(request, metadata=meta("gateway"), timeout=TIMEOUT)
+        assert [i.wanted_id for i in kept.items] == ["w-1", "w-2", "w-3"]
+    # A sync at the same clock reading (as another replica's could be): w-2's claim is
+    # gone and w-4 is new.
+    fill(running.app.sessions, "wl-1", [wanted("w-2", priority=1), wanted("w-4", priority=0)])
+    after = await running.stub.Browse(request, metadata=meta("gateway"), timeout=TIMEOUT)
+    assert [(i.wanted_id, i.status) for i in after.items] == [("w-4", "open"), ("w-2", "open")]
+    counts = await running.stub.CountWanted(
+        board_pb2.CountWantedRequest(wasteland_id="wl-1"), metadata=meta("gateway"), timeout=TIMEOUT
+    )
+    assert (counts.by_status["open"], counts.by_status["claimed"]) == (2, 0)
+
+
 @pytest.mark.parametrize(
     ("request_fields", "field"),
     [

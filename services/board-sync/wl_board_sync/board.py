@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from .store import (
     CachedWanted,
     CachedWantedTag,
     TrackedWasteland,
+    tags_of,
 )
 from .tracking import require_wasteland
 
@@ -102,6 +103,16 @@ def page_size_of(value: int) -> int:
 # ---------------------------------------------------------------------- freshness
 
 
+class Polled(Protocol):
+    """What staleness is decided from: the last sync and the poll interval."""
+
+    @property
+    def synced_at(self) -> datetime | None: ...
+
+    @property
+    def poll_interval_seconds(self) -> int | None: ...
+
+
 @dataclass(frozen=True)
 class Freshness:
     """How the board decides staleness (from the service settings)."""
@@ -109,7 +120,7 @@ class Freshness:
     default_interval: int
     stale_after_seconds: int | None = None
 
-    def stale(self, tracked: TrackedWasteland, now: datetime) -> bool:
+    def stale(self, tracked: Polled, now: datetime) -> bool:
         interval = interval_of(tracked.poll_interval_seconds, self.default_interval)
         return is_stale(tracked.synced_at, now, stale_after(interval, self.stale_after_seconds))
 
@@ -211,14 +222,56 @@ def browse_query(
     return BrowseQuery(**{**query.__dict__, "after": tuple(after)})
 
 
+class ShownItem(NamedTuple):
+    """The columns of a cached wanted item the board shows (and pages on)."""
+
+    wanted_id: str
+    title: str
+    description: str | None
+    project: str | None
+    type: str | None
+    priority: int
+    tags_json: str
+    posted_by: str | None
+    effective_claimed_by: str | None
+    effective_status: str
+    effort_level: str | None
+    evidence_url: str | None
+    sandbox_required: bool
+    sandbox_scope: str | None
+    sandbox_min_tier: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    created_ts: int
+    updated_ts: int
+    pending_status: str | None
+    pending_pull_id: str | None
+
+    @property
+    def tags(self) -> list[str]:
+        return tags_of(self.tags_json)
+
+
+_WANTED = cast(sa.Table, CachedWanted.__table__)
+_SHOWN_COLUMNS: Final = [_WANTED.c[name] for name in ShownItem._fields]
+
+
 @dataclass(frozen=True)
 class BoardPage:
     """One page of the board and how fresh the cache is."""
 
-    items: list[CachedWanted]
+    items: list[ShownItem]
     next_page_token: str
     synced_at: datetime | None
     stale: bool
+
+
+@dataclass(frozen=True)
+class PageRows:
+    """The items of one page and the key the next page resumes after (None: last page)."""
+
+    items: list[ShownItem]
+    last_key: list[int | str] | None
 
 
 def viewer_of(value: str) -> str:
@@ -306,12 +359,29 @@ def _order_and_after(
     return order, sa.or_(column < t, sa.and_(column == t, w.wanted_id > i))
 
 
-def _key_of(item: CachedWanted, sort: Sort) -> list[int | str]:
+def _key_of(item: ShownItem, sort: Sort) -> list[int | str]:
     if sort == "priority":
         return [item.priority, item.created_ts, item.wanted_id]
     if sort == "created":
         return [item.created_ts, item.wanted_id]
     return [item.updated_ts, item.wanted_id]
+
+
+def page_rows(session: Session, query: BrowseQuery) -> PageRows:
+    """The items of the page ``query`` asks for (the wasteland is not checked)."""
+    order, after = _order_and_after(query)
+    conditions = _filters(query)
+    if after is not None:
+        conditions.append(after)
+    # Only the shown columns, as plain rows: no ORM identity map or instance per item.
+    result = session.execute(
+        sa.select(*_SHOWN_COLUMNS).where(*conditions).order_by(*order).limit(query.page_size + 1)
+    )
+    rows = [ShownItem._make(r) for r in result]
+    if len(rows) <= query.page_size:
+        return PageRows(rows, None)
+    rows = rows[: query.page_size]
+    return PageRows(rows, _key_of(rows[-1], query.sort))
 
 
 def browse(
@@ -323,21 +393,12 @@ def browse(
     overlay when a pull request proposes one).
     """
     tracked = require_wasteland(session, query.wasteland_id)
-    order, after = _order_and_after(query)
-    conditions = _filters(query)
-    if after is not None:
-        conditions.append(after)
-    rows = list(
-        session.scalars(
-            sa.select(CachedWanted).where(*conditions).order_by(*order).limit(query.page_size + 1)
-        )
-    )
+    page = page_rows(session, query)
     next_token = ""
-    if len(rows) > query.page_size:
-        rows = rows[: query.page_size]
-        next_token = encode_token(query.fingerprint, _key_of(rows[-1], query.sort))
+    if page.last_key is not None:
+        next_token = encode_token(query.fingerprint, page.last_key)
     return BoardPage(
-        items=rows,
+        items=page.items,
         next_page_token=next_token,
         synced_at=tracked.synced_at,
         stale=freshness.stale(tracked, now),
@@ -363,13 +424,12 @@ def parse_wanted_id(value: str) -> str:
     return _bounded(value, "wanted_id", ID_MAX)
 
 
-def get_item(session: Session, wasteland_id: str, wanted_id: str, viewer: str = "") -> ItemDetail:
-    """The item with its completions and stamps; NOT_FOUND for an unknown wasteland or item
-    (someone else's pending post included)."""
-    require_wasteland(session, wasteland_id)
+def find_item(session: Session, wasteland_id: str, wanted_id: str) -> ItemDetail | None:
+    """The item (whoever may see it) with its completions and stamps, or None; the
+    wasteland is not checked."""
     item = session.get(CachedWanted, (wasteland_id, wanted_id))
-    if item is None or (item.pending_post_rig is not None and item.pending_post_rig != viewer):
-        raise NotFound(f"wanted item {wanted_id} not found")
+    if item is None:
+        return None
     completions = list(
         session.scalars(
             sa.select(CachedCompletion)
@@ -400,10 +460,24 @@ def get_item(session: Session, wasteland_id: str, wanted_id: str, viewer: str = 
     return ItemDetail(item=item, completions=completions, stamps=stamps)
 
 
-def count_wanted(session: Session, wasteland_id: str, viewer: str = "") -> dict[str, int]:
-    """Items per shown status (the viewer's pending posts included); every one of the
-    five statuses is present (0 when none)."""
+def get_item(session: Session, wasteland_id: str, wanted_id: str, viewer: str = "") -> ItemDetail:
+    """The item with its completions and stamps; NOT_FOUND for an unknown wasteland or item
+    (someone else's pending post included)."""
     require_wasteland(session, wasteland_id)
+    detail = find_item(session, wasteland_id, wanted_id)
+    if detail is None or not shown_to(detail.item.pending_post_rig, viewer):
+        raise NotFound(f"wanted item {wanted_id} not found")
+    return detail
+
+
+def shown_to(pending_post_rig: str | None, viewer: str) -> bool:
+    """Whether an item is on ``viewer``'s board (someone else's pending post is not)."""
+    return pending_post_rig is None or pending_post_rig == viewer
+
+
+def count_wanted_rows(session: Session, wasteland_id: str, viewer: str = "") -> dict[str, int]:
+    """Items per shown status (the viewer's pending posts included), every status
+    present; the wasteland is not checked."""
     counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     rows = session.execute(
         sa.select(CachedWanted.effective_status, sa.func.count())
@@ -413,6 +487,13 @@ def count_wanted(session: Session, wasteland_id: str, viewer: str = "") -> dict[
     for status, count in rows:
         counts[status] = int(count)
     return counts
+
+
+def count_wanted(session: Session, wasteland_id: str, viewer: str = "") -> dict[str, int]:
+    """Items per shown status (the viewer's pending posts included); every one of the
+    five statuses is present (0 when none)."""
+    require_wasteland(session, wasteland_id)
+    return count_wanted_rows(session, wasteland_id, viewer)
 
 
 # ---------------------------------------------------------------------- completions, rigs

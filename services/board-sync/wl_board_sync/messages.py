@@ -11,6 +11,7 @@ from wasteland.v1 import activity_pb2, board_pb2, common_pb2
 from wasteland_common import enums
 from wasteland_common.activity import kind_number
 
+from .board import ShownItem
 from .events import BoardChange, LoggedEvent
 from .inbox import PullView
 from .store import CachedCompletion, CachedRig, CachedStamp, CachedWanted
@@ -31,7 +32,7 @@ def _set_time(message: Any, field: str, value: datetime | None) -> None:
         getattr(message, field).CopyFrom(ts)
 
 
-def wanted_item(row: CachedWanted) -> Any:
+def wanted_item(row: CachedWanted | ShownItem) -> Any:
     """The item as the board shows it: status and claimer are the effective ones (the
     pending pull request's proposal when there is one)."""
     item = common_pb2.WantedItem(

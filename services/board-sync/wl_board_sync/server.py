@@ -33,8 +33,10 @@ from wasteland_common.settings import CommonSettings
 from . import retention
 from .activity_servicer import ActivityServicer
 from .board import Freshness
+from .board_keys import NoKeys, key_reader
 from .feed import EventFeed, LogListener
 from .inbox import Inbox
+from .read_cache import ReadCache
 from .schedule import ScheduleConfig, Scheduler
 from .servicer import BoardDeps, BoardServicer
 from .sync import Syncer
@@ -94,6 +96,9 @@ class BoardSettings(CommonSettings):
     event_purge_interval_seconds: float = Field(
         default=3600.0, gt=0, alias="EVENT_PURGE_INTERVAL_SECONDS"
     )
+    # Board reads (Browse, CountWanted, GetWantedItem) built once per board revision and
+    # kept in memory, up to this many items in all; 0 builds every read.
+    read_cache_items: int = Field(default=20_000, ge=0, alias="READ_CACHE_ITEMS")
 
 
 @dataclass
@@ -125,6 +130,7 @@ class BoardApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.dolthub.aclose()
+        await self.deps.keys.aclose()
         await self.channels.close()
         self.engine.dispose()
 
@@ -210,6 +216,7 @@ async def build_app(
         retrack=retrack if settings.registry_addr else None,
     )
     scheduler_box.append(scheduler)
+    reads = ReadCache(max_items=settings.read_cache_items)
     deps = BoardDeps(
         sessions=sessions,
         auth=Authenticator(
@@ -222,6 +229,8 @@ async def build_app(
         clock=clock,
         freshness=Freshness(settings.poll_interval_seconds, settings.stale_after_seconds),
         inbox=Inbox(sessions, client, clock=clock, details=syncer.pulls),
+        reads=reads,
+        keys=key_reader(settings.database_url) if reads.enabled else NoKeys(),
     )
     return BoardApp(
         settings=settings,

@@ -18,8 +18,10 @@ from wasteland_common.errors import invalid
 
 from . import board, inbox, messages, tracking
 from .board import Freshness
+from .board_keys import KeyReader
 from .feed import EventFeed
 from .inbox import Inbox
+from .read_cache import ReadCache
 from .schedule import Scheduler
 
 # The gateway checked the user's access before calling; these services may read.
@@ -48,6 +50,8 @@ class BoardDeps:
     clock: Callable[[], datetime]
     freshness: Freshness
     inbox: Inbox
+    reads: ReadCache
+    keys: KeyReader
 
 
 class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
@@ -109,20 +113,30 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
             page_token=request.page_token,
             viewer=request.viewer_rig_handle,
         )
-        page = await run_in_session(
-            self._deps.sessions,
-            board.browse,
-            query,
-            now=self._deps.clock(),
-            freshness=self._deps.freshness,
-        )
-        response = board_pb2.BrowseResponse(
-            items=[messages.wanted_item(i) for i in page.items],
-            next_page_token=page.next_page_token,
-            stale=page.stale,
-        )
-        if page.synced_at is not None:
-            response.synced_at.CopyFrom(messages.timestamp(page.synced_at))
+        now = self._deps.clock()
+        # Served on the loop when this replica built the page under the board key the
+        # database has now; else built (or found) in a worker thread.
+        key = await self._deps.keys.read(query.wasteland_id)
+        view = None
+        if key is not None:
+            view = self._deps.reads.lookup_browse(
+                query, key, now=now, freshness=self._deps.freshness
+            )
+        if view is None:
+            view = await run_in_session(
+                self._deps.sessions,
+                self._deps.reads.browse,
+                query,
+                now=now,
+                freshness=self._deps.freshness,
+                key=key,
+            )
+        response = board_pb2.BrowseResponse()
+        response.CopyFrom(view.items)
+        response.next_page_token = view.next_page_token
+        response.stale = view.stale
+        if view.synced_at is not None:
+            response.synced_at.CopyFrom(messages.timestamp(view.synced_at))
         return response
 
     async def GetWantedItem(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -130,20 +144,20 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
         wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
         wanted_id = board.parse_wanted_id(request.wanted_id)
         viewer = board.viewer_of(request.viewer_rig_handle)
-        detail = await run_in_session(
-            self._deps.sessions, board.get_item, wasteland_id, wanted_id, viewer
+        found = await run_in_session(
+            self._deps.sessions, self._deps.reads.get_item, wasteland_id, wanted_id, viewer
         )
-        return board_pb2.GetWantedItemResponse(
-            item=messages.wanted_item(detail.item),
-            completions=[messages.completion(c) for c in detail.completions],
-            stamps=[messages.stamp(s) for s in detail.stamps],
-        )
+        response = board_pb2.GetWantedItemResponse()
+        response.CopyFrom(found)
+        return response
 
     async def CountWanted(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self._caller(context, READERS)
         wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
         viewer = board.viewer_of(request.viewer_rig_handle)
-        counts = await run_in_session(self._deps.sessions, board.count_wanted, wasteland_id, viewer)
+        counts = await run_in_session(
+            self._deps.sessions, self._deps.reads.count_wanted, wasteland_id, viewer
+        )
         return board_pb2.CountWantedResponse(by_status=counts)
 
     async def ListCompletions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

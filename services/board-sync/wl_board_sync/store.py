@@ -11,6 +11,7 @@ are stored (not computed per query) so filters, counts and sorting stay plain SQ
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -37,6 +38,18 @@ NAMING = {
 VERSION_TABLE = "board_sync_alembic_version"
 
 
+def tags_of(tags_json: str) -> list[str]:
+    """The tags of a stored JSON array (strings only; [] for anything else)."""
+    value = json.loads(tags_json)
+    return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
+
+
+def new_board_revision() -> str:
+    """A board revision no wasteland has had before (random, so replicas and a wasteland
+    tracked again never reuse one)."""
+    return uuid.uuid4().hex
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
 
@@ -60,6 +73,12 @@ class TrackedWasteland(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     tracked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Changes (to a value never used before) in every transaction that changes what the
+    # board shows of this wasteland's cache: the key readers cache built pages under
+    # (``read_cache``). '' only on rows older than the column (migration 0005).
+    board_revision: Mapped[str] = mapped_column(
+        sa.String(32), default=new_board_revision, server_default=""
+    )
 
     __table_args__ = (
         sa.CheckConstraint("failures >= 0", name="failures_non_negative"),
@@ -130,8 +149,7 @@ class CachedWanted(Base):
 
     @property
     def tags(self) -> list[str]:
-        value = json.loads(self.tags_json)
-        return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
+        return tags_of(self.tags_json)
 
     @property
     def is_pending(self) -> bool:

@@ -44,6 +44,7 @@ from .store import (
     CachedWantedTag,
     TrackedWasteland,
     delete_cache,
+    new_board_revision,
 )
 
 log = logging.getLogger(__name__)
@@ -452,6 +453,8 @@ def apply_sync(
     tracked.synced_at = now
     tracked.last_error = None
     tracked.last_error_at = None
+    # The cache was rewritten (tables or overlay): cached reads of it are out of date.
+    tracked.board_revision = new_board_revision()
     return board_changes, head_moved
 
 

@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from wasteland_common.errors import NotFound, invalid
 
-from .store import TrackedWasteland, delete_cache, delete_reviews, get_wasteland
+from .store import (
+    TrackedWasteland,
+    delete_cache,
+    delete_reviews,
+    get_wasteland,
+    new_board_revision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +103,7 @@ def track(
         existing.synced_at = None
         existing.next_poll_at = now
         existing.failures = 0
+        existing.board_revision = new_board_revision()
     session.flush()
     return False
 
