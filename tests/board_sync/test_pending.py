@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from wl_board_sync.commons import WantedRow, parse_wanted
 from wl_board_sync.pending import (
+    UNDECIDED,
     ItemBranch,
     PendingChange,
     PendingState,
+    Undecided,
     Upstream,
     choose,
     overlay_for,
+    overlay_with,
     parse_item_branch,
     pending_posts,
     reachable,
@@ -133,3 +138,81 @@ def test_a_post_not_merged_yet_is_the_posters_pending_post() -> None:
         ],
     )
     assert [(p.row.wanted_id, p.rig, p.pull_id) for p in posts] == [("w-new", "alice", "7")]
+
+
+# --------------------------------------------------------------------------- one change
+
+STATUSES = ("open", "claimed", "in_review", "completed", "withdrawn")
+RIGS = ("alice", "bob", "carol")
+
+
+@st.composite
+def proposals_and_change(
+    draw: st.DrawFn,
+) -> tuple[Upstream, list[PendingChange], PendingChange]:
+    """An item's upstream state, the open pull requests proposing something for it (at
+    most one per rig: one branch per rig and item, one open pull request per branch), and
+    one rig's next verified change: a new or updated proposal, or a withdrawal."""
+    status = draw(st.sampled_from(STATUSES))
+    upstream = Upstream(status, draw(st.sampled_from((None, *RIGS))) if status != "open" else None)
+    rigs = draw(st.lists(st.sampled_from(RIGS), unique=True, max_size=3))
+    pull_ids = draw(st.lists(st.integers(1, 50), unique=True, min_size=4, max_size=4))
+    before = [
+        PendingChange(
+            "w-1",
+            draw(st.sampled_from(STATUSES)),
+            draw(st.sampled_from((None, *RIGS))),
+            rig,
+            str(pull_ids[index]),
+        )
+        for index, rig in enumerate(rigs)
+    ]
+    rig = draw(st.sampled_from(RIGS))
+    own = [p for p in before if p.rig == rig]
+    kind = draw(st.sampled_from(("same pull", "new pull", "withdrawn")))
+    if kind == "withdrawn":
+        pull_id = ""
+    elif kind == "same pull" and own:
+        pull_id = own[0].pull_id
+    else:
+        pull_id = str(pull_ids[3])
+    change = PendingChange(
+        "w-1",
+        draw(st.sampled_from(STATUSES)),
+        draw(st.sampled_from((None, rig, *RIGS))),
+        rig,
+        pull_id,
+    )
+    return upstream, before, change
+
+
+@given(proposals_and_change())
+def test_one_verified_change_gives_the_overlay_a_full_read_would(
+    case: tuple[Upstream, list[PendingChange], PendingChange],
+) -> None:
+    upstream, before, change = case
+    after = [p for p in before if p.rig != change.rig] + ([change] if change.pull_id else [])
+
+    decided = overlay_with(upstream, choose(upstream, before), change)
+
+    if not isinstance(decided, Undecided):
+        assert decided == choose(upstream, after)
+
+
+def test_withdrawing_the_shown_claim_needs_a_read_of_the_others() -> None:
+    upstream = Upstream("open")
+    shown = PendingState("claimed", "alice", "alice", "4")
+    withdrawn = PendingChange("w-1", "open", None, "alice", "")
+
+    assert overlay_with(upstream, shown, withdrawn) is UNDECIDED
+    # A claim that was not shown going away changes nothing.
+    assert overlay_with(upstream, shown, PendingChange("w-1", "open", None, "bob", "")) == shown
+
+
+def test_a_new_claim_shows_unless_an_older_one_does() -> None:
+    upstream = Upstream("open")
+    claim = PendingChange("w-1", "claimed", "bob", "bob", "7")
+
+    assert overlay_with(upstream, None, claim) == PendingState("claimed", "bob", "bob", "7")
+    older = PendingState("claimed", "alice", "alice", "4")
+    assert overlay_with(upstream, older, claim) == older

@@ -16,7 +16,7 @@ from wl_board_sync.board_keys import KeyReader, key_reader
 from wl_board_sync.commons import WantedRow
 from wl_board_sync.pending import PendingChange
 from wl_board_sync.read_cache import BoardKey, BrowseView, ReadCache, read_key
-from wl_board_sync.sync import Snapshot, Target, apply_sync, mark_idle_polls
+from wl_board_sync.sync import Snapshot, Target, apply_sync, mark_idle_polls, record_change
 from wl_board_sync.tracking import track, untrack
 
 from .conftest import HOP_COMMONS, T0, fill, wanted
@@ -126,6 +126,23 @@ async def test_a_pending_change_is_shown_at_once(sessions: sessionmaker[Session]
         True,
         "7",
     )
+
+
+def test_an_actions_recorded_change_is_shown_at_once(sessions: sessionmaker[Session]) -> None:
+    fill(sessions, "wl-1", [wanted("w-1"), wanted("w-2")])
+    reads = ReadCache(max_items=1000)
+    claimed = BrowseQuery("wl-1", status="claimed")
+    assert cached_browse(reads, sessions, claimed) == []
+    # An action's verified claim, stored without a sync (same clock reading).
+    with sessions.begin() as session:
+        stored = record_change(
+            session, "wl-1", PendingChange("w-1", "claimed", "bob", "bob", "41"), T0
+        )
+    assert stored is not None
+    assert cached_browse(reads, sessions, claimed) == ["w-1"]
+    with sessions.begin() as session:
+        assert reads.count_wanted(session, "wl-1")["claimed"] == 1
+        assert reads.get_item(session, "wl-1", "w-1").item.pending_pull_id == "41"
 
 
 async def test_an_idle_poll_moves_synced_at_and_staleness(

@@ -30,6 +30,7 @@ from wasteland_common.grpc_client import ServiceCredentials
 from wl_board_sync import board
 from wl_board_sync.board import BrowseQuery, Freshness
 from wl_board_sync.feed import EventFeed
+from wl_board_sync.pending import PendingChange
 from wl_board_sync.schedule import ScheduleConfig, Scheduler
 from wl_board_sync.server import MIGRATIONS, BoardSettings, build_app, start_app
 from wl_board_sync.store import CachedWanted, TrackedWasteland
@@ -270,6 +271,41 @@ async def test_a_claim_in_an_open_pull_request_shows_as_claimed(env: Env) -> Non
     assert event is not None
     assert (event.wanted_id, event.status) == (target, "open")
     assert cached(env, target).effective_status == "open"
+
+
+async def test_an_actions_verified_claim_is_recorded_without_reading_dolthub(env: Env) -> None:
+    await env.syncer.sync(env.wasteland_id, force=False)
+    target = (await upstream_ids(env.client, "open"))[0]
+    env.recorder.requests.clear()
+    claim = PendingChange(target, "claimed", "bob", "bob", "41")
+
+    async with env.feed.subscribe(env.wasteland_id) as subscription:
+        result = await env.syncer.record(env.wasteland_id, claim)
+        event = await asyncio.wait_for(subscription.next(), TIMEOUT)
+
+    assert env.recorder.requests == []
+    assert result is not None
+    assert result.changed
+    assert event is not None
+    assert (event.wanted_id, event.status) == (target, "claimed")
+    item = cached(env, target)
+    assert (item.status, item.effective_status, item.effective_claimed_by) == (
+        "open",
+        "claimed",
+        "bob",
+    )
+    assert (item.pending_rig, item.pending_pull_id) == ("bob", "41")
+    # An older claim stays shown over a newer one, still without a read.
+    newer = PendingChange(target, "claimed", "carol", "carol", "42")
+    again = await env.syncer.record(env.wasteland_id, newer)
+    assert again is not None
+    assert not again.changed
+    assert cached(env, target).pending_rig == "bob"
+    # Withdrawing the shown claim: only the pull requests can say what shows next.
+    withdrawn = PendingChange(target, "open", None, "bob", "")
+    assert await env.syncer.record(env.wasteland_id, withdrawn) is None
+    assert cached(env, target).pending_rig == "bob"  # nothing stored
+    assert env.recorder.requests == []
 
 
 async def test_scheduled_polls_of_idle_wastelands_read_one_head_each_until_it_moves(

@@ -27,11 +27,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from wasteland.v1 import board_pb2
 from wasteland_common import dolthub
 from wasteland_common.dolthub import DoltHubClient, quote
 from wasteland_common.dolthub.pulls import PullDetails
+from wasteland_common.errors import invalid
 
-from .commons import HANDLE_MAX, ID_MAX, WantedRow, parse_wanted
+from .commons import HANDLE_MAX, ID_MAX, STATUSES, WantedRow, parse_wanted
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,74 @@ def choose(upstream: Upstream, changes: Iterable[PendingChange]) -> PendingState
         if acceptable(upstream, change):
             return PendingState(change.status, change.claimed_by, change.rig, change.pull_id)
     return None
+
+
+_PULL_ID_MAX = 20
+
+
+def parse_verified_change(message: board_pb2.VerifiedChange) -> PendingChange:
+    """A RefreshWasteland request's change, checked; INVALID_ARGUMENT naming the field."""
+    if not message.wanted_id or len(message.wanted_id) > ID_MAX:
+        raise invalid("change.wanted_id", f"must be 1-{ID_MAX} characters")
+    if not message.rig_handle or len(message.rig_handle) > HANDLE_MAX:
+        raise invalid("change.rig_handle", f"must be 1-{HANDLE_MAX} characters")
+    if message.pull_id and not (
+        message.pull_id.isascii()
+        and message.pull_id.isdigit()
+        and len(message.pull_id) <= _PULL_ID_MAX
+    ):
+        raise invalid("change.pull_id", "must be a pull request number")
+    if message.pull_id and message.status not in STATUSES:
+        raise invalid("change.status", f"must be one of {', '.join(STATUSES)}")
+    if len(message.claimed_by) > HANDLE_MAX:
+        raise invalid("change.claimed_by", f"must be at most {HANDLE_MAX} characters")
+    return PendingChange(
+        wanted_id=message.wanted_id,
+        status=message.status,
+        claimed_by=message.claimed_by or None,
+        rig=message.rig_handle,
+        pull_id=message.pull_id,
+    )
+
+
+class Undecided:
+    """:func:`overlay_with` cannot tell the new overlay from the cached one alone."""
+
+
+UNDECIDED: Final = Undecided()
+
+
+def overlay_with(
+    upstream: Upstream, current: PendingState | None, change: PendingChange
+) -> PendingState | Undecided | None:
+    """The overlay of an item after one rig's verified ``change``, from the overlay the
+    cache shows (``current``, the oldest acceptable proposal of all the open pull
+    requests last read) and no other pull request.
+
+    ``change.pull_id`` empty means the rig withdrew its proposal (its pull request is
+    closed). The answer is UNDECIDED when the cached overlay's own proposal went away or
+    stopped being acceptable: another proposal the cache does not keep may then show.
+    Otherwise the proposals left are the cached one and the change, and the older
+    acceptable one wins, as in :func:`choose`.
+    """
+    if current is not None and current.rig == change.rig:
+        # A rig has one branch per item and DoltHub one open pull request per branch, so
+        # a rig's new or withdrawn proposal replaces the cached one.
+        if not change.pull_id or change.pull_id != current.pull_id:
+            return UNDECIDED
+        if not acceptable(upstream, change):
+            return UNDECIDED
+        return PendingState(change.status, change.claimed_by, change.rig, change.pull_id)
+    if not change.pull_id:
+        return current  # a proposal that was not shown went away
+    proposals = [change]
+    if current is not None:
+        proposals.append(
+            PendingChange(
+                change.wanted_id, current.status, current.claimed_by, current.rig, current.pull_id
+            )
+        )
+    return choose(upstream, proposals)
 
 
 def by_item(changes: Iterable[PendingChange]) -> dict[str, list[PendingChange]]:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wasteland_common.db import run_in_session
 
 from . import metrics
+from .pending import PendingChange
 from .store import TrackedWasteland
 from .sync import SyncResult, Target, mark_idle_polls
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 SyncFn = Callable[[str, bool], Awaitable[SyncResult]]
 # A scheduled poll of a leased wasteland as its row was read (Syncer.poll).
 PollFn = Callable[[Target], Awaitable[SyncResult]]
+# Records an action's verified change without a sync; None when only a sync can tell.
+RecordFn = Callable[[str, PendingChange], Awaitable[SyncResult | None]]
 RetrackFn = Callable[[], Awaitable[int]]
 
 
@@ -315,6 +318,7 @@ class Scheduler:
         clock: Callable[[], datetime],
         config: ScheduleConfig = ScheduleConfig(),
         poll: PollFn | None = None,
+        record: RecordFn | None = None,
         retrack: RetrackFn | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -322,6 +326,7 @@ class Scheduler:
         self._sessions = sessions
         self._sync = sync
         self._poll = poll if poll is not None else self._sync_target
+        self._record = record
         self._replica_id = replica_id
         self._clock = clock
         self._config = config
@@ -405,8 +410,10 @@ class Scheduler:
     async def _sync_target(self, target: Target) -> SyncResult:
         return await self._sync(target.wasteland_id, False)
 
-    async def refresh(self, wasteland_id: str) -> SyncResult:
-        """Sync ``wasteland_id`` now (forced) and push its next poll one interval out.
+    async def refresh(self, wasteland_id: str, change: PendingChange | None = None) -> SyncResult:
+        """Sync ``wasteland_id`` now (forced) and push its next poll one interval out;
+        with an action's verified ``change`` that the cache can place, record it instead
+        (no DoltHub read, the poll schedule left as it is).
 
         Waits a bounded time for a poll of the same wasteland on another replica to
         finish, so this read is not overtaken by an older one; then syncs regardless.
@@ -430,13 +437,19 @@ class Scheduler:
         if not taken:
             log.info("refreshing %s without its lease (another poll holds it)", wasteland_id)
         try:
-            result = await self._sync(wasteland_id, True)
+            recorded = None
+            if change is not None and self._record is not None:
+                recorded = await self._record(wasteland_id, change)
+            result = recorded or await self._sync(wasteland_id, True)
         except BaseException:
             if taken:
                 await self._release(wasteland_id)
             raise
         if taken:
-            await self._finish(wasteland_id, True)
+            if recorded is not None:
+                await self._release(wasteland_id)
+            else:
+                await self._finish(wasteland_id, True)
         return result
 
     async def _finish(self, wasteland_id: str, succeeded: bool) -> None:

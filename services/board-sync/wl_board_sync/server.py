@@ -212,6 +212,7 @@ async def build_app(
         clock=clock,
         config=schedule,
         poll=syncer.poll,
+        record=syncer.record,
         # An empty REGISTRY_ADDR means no registry to re-track from (tests, tools).
         retrack=retrack if settings.registry_addr else None,
     )

@@ -16,7 +16,7 @@ from wasteland_common.auth import Authenticator
 from wasteland_common.db import run_in_session
 from wasteland_common.errors import invalid
 
-from . import board, inbox, messages, tracking
+from . import board, inbox, messages, pending, tracking
 from .board import Freshness
 from .board_keys import KeyReader
 from .feed import EventFeed
@@ -87,7 +87,10 @@ class BoardServicer(board_pb2_grpc.BoardServiceServicer):  # type: ignore[misc]
     async def RefreshWasteland(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self._caller(context, REFRESHERS)
         wasteland_id = tracking.parse_wasteland_id(request.wasteland_id)
-        result = await self._deps.scheduler.refresh(wasteland_id)
+        change = (
+            pending.parse_verified_change(request.change) if request.HasField("change") else None
+        )
+        result = await self._deps.scheduler.refresh(wasteland_id, change)
         response = board_pb2.RefreshWastelandResponse(
             head_commit=result.head_commit, changed=result.changed
         )

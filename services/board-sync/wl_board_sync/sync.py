@@ -458,6 +458,56 @@ def apply_sync(
     return board_changes, head_moved
 
 
+def record_change(
+    session: Session, wasteland_id: str, change: PendingChange, now: datetime
+) -> tuple[list[BoardChange], str, datetime] | None:
+    """Record one rig's verified proposal (or its withdrawal) in the pending overlay of
+    the cached item, without reading DoltHub; returns the board changes, the cached head
+    and when it was synced. None (storing nothing) when the cache cannot decide: the item
+    is not cached, or :func:`pending.overlay_with` is undecided. Raises NotFound when not
+    tracked."""
+    tracked = session.get(TrackedWasteland, wasteland_id, with_for_update=True)
+    if tracked is None:
+        raise NotFound(f"wasteland {wasteland_id} is not tracked")
+    if tracked.head_commit is None or tracked.synced_at is None:
+        return None  # never synced: nothing to overlay yet
+    row = session.execute(
+        sa.select(CachedWanted).where(
+            CachedWanted.wasteland_id == wasteland_id,
+            CachedWanted.wanted_id == change.wanted_id,
+            CachedWanted.pending_post_rig.is_(None),
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    current = (
+        PendingState(
+            row.pending_status,
+            row.pending_claimed_by,
+            row.pending_rig or "",
+            row.pending_pull_id or "",
+        )
+        if row.pending_status is not None
+        else None
+    )
+    new = pending.overlay_with(Upstream(row.status, row.claimed_by), current, change)
+    if isinstance(new, pending.Undecided):
+        return None
+    board_changes: list[BoardChange] = []
+    if new != current:
+        shown = row.effective_status
+        for key, value in _overlay_values(row.status, row.claimed_by, new).items():
+            setattr(row, key, value)
+        # The overlay changed: reads cached under the old revision are out of date.
+        tracked.board_revision = new_board_revision()
+        if row.effective_status != shown:
+            board_changes.append(
+                BoardChange(wasteland_id, change.wanted_id, row.effective_status, now)
+            )
+        events.append_board_changes(session, board_changes, request_id=logs.request_id_var.get())
+    return board_changes, tracked.head_commit, tracked.synced_at
+
+
 def mark_synced(
     session: Session, target: Target, head: str, now: datetime
 ) -> tuple[list[BoardChange], bool] | None:
@@ -552,6 +602,33 @@ class Syncer:
         async with self._lock(wasteland_id):
             with metrics.timed_sync():
                 return await self._sync(wasteland_id, force=force)
+
+    async def record(self, wasteland_id: str, change: PendingChange) -> SyncResult | None:
+        """Record an action's verified change in the overlay without reading DoltHub
+        (:func:`record_change`); None when only a sync can tell the overlay."""
+        async with self._lock(wasteland_id):
+            now = self._clock()
+            stored = await run_in_session(self._sessions, record_change, wasteland_id, change, now)
+            if stored is None:
+                return None
+            board_changes, head, synced_at = stored
+            if board_changes:
+                self._on_logged()
+            log.info(
+                "recorded %s's change of %s in %s without a sync (%d changes)",
+                change.rig,
+                change.wanted_id,
+                wasteland_id,
+                len(board_changes),
+            )
+            return SyncResult(
+                wasteland_id=wasteland_id,
+                synced_at=synced_at,
+                head_commit=head,
+                changed=bool(board_changes),
+                tables_read=False,
+                changes=tuple(board_changes),
+            )
 
     async def poll(self, target: Target) -> SyncResult:
         """A scheduled sync of ``target`` as the scheduler just read it from its row.

@@ -66,6 +66,55 @@ class CurrentForks:
         self._heads.pop((fork_owner, db), None)
 
 
+class KnownBranches:
+    """What this workload saw of its rigs' item branches: the open pull request that
+    carried a branch when an action landed on it, or that the branch was gone after an
+    action (`wl` removed it, or the clean-up did).
+
+    A pull request remembered is a hint, read again before it is relied on; a branch seen
+    gone is trusted, and so is dropped before `wl` runs on it (`wl` may create the branch
+    and then fail). A branch made outside the service after it was seen gone is not cleaned
+    up before the next action; that action's verification still refuses a change that
+    did not happen.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        # (fork owner, db, branch) -> pull id, or "" for a branch seen gone.
+        self._seen: dict[tuple[str, str, str], str] = {}
+
+    def pull_of(self, fork_owner: str, db: str, branch: str) -> str | None:
+        """The pull request seen open from the branch, if any."""
+        return self._seen.get((fork_owner, db, branch)) or None
+
+    def gone(self, fork_owner: str, db: str, branch: str) -> bool:
+        """Whether the branch was seen gone."""
+        return self._seen.get((fork_owner, db, branch)) == ""
+
+    def landed(self, fork_owner: str, db: str, branch: str, pull_id: str) -> None:
+        """Record the open pull request that carries the branch."""
+        self._put((fork_owner, db, branch), pull_id)
+
+    def removed(self, fork_owner: str, db: str, branch: str) -> None:
+        """Record that the branch no longer exists."""
+        self._put((fork_owner, db, branch), "")
+
+    def forget(self, fork_owner: str, db: str, branch: str) -> None:
+        """Drop what is known of the branch."""
+        self._seen.pop((fork_owner, db, branch), None)
+
+    def may_exist(self, fork_owner: str, db: str, branch: str) -> None:
+        """The branch may exist from now on (`wl` is about to run on it)."""
+        if self.gone(fork_owner, db, branch):
+            self.forget(fork_owner, db, branch)
+
+    def _put(self, key: tuple[str, str, str], value: str) -> None:
+        self._seen.pop(key, None)
+        self._seen[key] = value
+        while len(self._seen) > self._capacity:
+            self._seen.pop(next(iter(self._seen)))
+
+
 @dataclass(frozen=True)
 class SyncOutcome:
     """What bringing a fork up to date did."""
@@ -100,17 +149,18 @@ async def bring_up_to_date(
     *,
     details: PullDetails,
     known: CurrentForks | None = None,
+    upstream_head: str = "",
 ) -> SyncOutcome | Refusal:
     """Merge the upstream ``main`` into the rig's fork ``main`` when the fork lags.
 
     With ``known``, a fork already seen holding the current upstream head costs one read
-    (the upstream head), and what is found is remembered there.
+    (the upstream head; none when the caller has just read it: ``upstream_head``), and
+    what is found is remembered there.
     Refuses with FAILED_PRECONDITION when the rig has no fork, or when the fork lags and
     there is no upstream credential; raises the DoltHub client's errors otherwise.
     """
-    upstream_head = ""
     if known is not None:
-        upstream_head = await rig_client.head_commit(commons.owner, commons.db)
+        upstream_head = upstream_head or await rig_client.head_commit(commons.owner, commons.db)
         if known.holds(rig.org, commons.db, upstream_head):
             return SyncOutcome(behind_before=False, behind_after=False)
     before = await fork_currency(
@@ -189,6 +239,41 @@ async def _sync_pull(
         if (pull_id := await existing()) is not None:
             return pull_id
         raise
+
+
+async def remove_finished_item_branch(
+    rig_client: DoltHubClient,
+    commons: Commons,
+    rig: Rig,
+    wanted_id: str,
+    *,
+    details: PullDetails,
+    known: KnownBranches,
+) -> tuple[str, ...]:
+    """:func:`remove_finished_branches` for the branch of ``wanted_id``, using what
+    ``known`` says: nothing to do for a branch seen gone, one read of the pull request
+    seen carrying it (still open: the branch stays), else the whole look-up."""
+    branch = rig.branch(wanted_id)
+    if known.gone(rig.org, commons.db, branch):
+        return ()
+    if (pull_id := known.pull_of(rig.org, commons.db, branch)) is not None:
+        try:
+            pull = await rig_client.get_pull(commons.owner, commons.db, pull_id)
+        except dolthub.NotFound:
+            pull = None
+        if (
+            pull is not None
+            and pull.state == "open"
+            and (pull.from_owner or commons.owner, pull.from_branch) == (rig.org, branch)
+        ):
+            return ()
+        known.forget(rig.org, commons.db, branch)
+    removed = await remove_finished_branches(
+        rig_client, commons, rig, details=details, wanted_id=wanted_id
+    )
+    if removed:
+        known.removed(rig.org, commons.db, branch)
+    return removed
 
 
 def item_branches(rig: Rig, branches: list[str], wanted_id: str | None) -> list[str]:

@@ -98,7 +98,7 @@ async def land(
     the missing pull request). The pull request is re-read before it is reported.
     """
     pull_id = pull_id_in(printed_url) if printed_url else None
-    if pull_id is not None and await _carries(client, commons, rig, branch, pull_id):
+    if pull_id is not None and await _carries(client, commons, rig, branch, pull_id, details):
         return Landed(pull_id, pull_url(commons.owner, commons.db, pull_id))
     found = await pulls_from(
         client, commons.owner, commons.db, from_owner=rig.org, from_branch=branch,
@@ -136,27 +136,53 @@ async def land(
                 "wl left %s of %s without a pull request; opened #%s",
                 branch, rig.org, pull_id, extra={"event": "pull_opened"},
             )  # fmt: skip
-    if not await _carries(client, commons, rig, branch, pull_id):
+    if not await _carries(client, commons, rig, branch, pull_id, details):
         return Refusal("UNAVAILABLE", "the pull request for the change is not open; try again")
     return Landed(pull_id, pull_url(commons.owner, commons.db, pull_id), opened_here=opened)
 
 
 async def _carries(
-    client: DoltHubClient, commons: Commons, rig: Rig, branch: str, pull_id: str
+    client: DoltHubClient,
+    commons: Commons,
+    rig: Rig,
+    branch: str,
+    pull_id: str,
+    details: PullDetails,
 ) -> bool:
-    """Whether ``pull_id`` (read fresh) is open and comes from the rig's ``branch``."""
+    """Whether ``pull_id`` (read fresh) is open and comes from the rig's ``branch``; its
+    detail is kept in ``details`` (where a pull request comes from never changes)."""
     try:
         pull = await client.get_pull(commons.owner, commons.db, pull_id)
     except dolthub.NotFound:
         return False
+    details.put((commons.owner, commons.db, pull_id), pull)
     source = (pull.from_owner or commons.owner, pull.from_branch)
     return pull.state in ("open", "") and source == (rig.org, branch)
 
 
 async def no_open_pull(
-    client: DoltHubClient, commons: Commons, rig: Rig, branch: str, *, details: PullDetails
+    client: DoltHubClient,
+    commons: Commons,
+    rig: Rig,
+    branch: str,
+    *,
+    details: PullDetails,
+    last_open: str | None = None,
 ) -> bool:
-    """Whether no open pull request comes from the rig's ``branch`` any more."""
+    """Whether no open pull request comes from the rig's ``branch`` any more.
+
+    ``last_open`` names the pull request last seen open from it: DoltHub keeps at most
+    one open pull request per source branch and target, so that one read decides."""
+    if last_open is not None:
+        try:
+            pull = await client.get_pull(commons.owner, commons.db, last_open)
+        except dolthub.NotFound:
+            pull = None
+        if pull is not None and (pull.from_owner or commons.owner, pull.from_branch) == (
+            rig.org,
+            branch,
+        ):
+            return pull.state != "open"
     found = await pulls_from(
         client, commons.owner, commons.db, from_owner=rig.org, from_branch=branch,
         states=("open",), details=details,

@@ -32,6 +32,14 @@ _SELECT_WANTED = (
     " status, effort_level, sandbox_required, sandbox_scope, sandbox_min_tier, created_at,"
     " updated_at, evidence_url FROM wanted WHERE id = ?"
 )
+# The item and the head commit of upstream main in one read (one row even when the item
+# is missing).
+_SELECT_WANTED_AND_HEAD = (
+    "SELECT HASHOF('main') AS upstream_head, w.id, w.title, w.description, w.project,"
+    " w.type, w.priority, w.tags, w.posted_by, w.claimed_by, w.status, w.effort_level,"
+    " w.sandbox_required, w.sandbox_scope, w.sandbox_min_tier, w.created_at, w.updated_at,"
+    " w.evidence_url FROM (SELECT 1 AS one) AS o LEFT JOIN wanted AS w ON w.id = ?"
+)
 _PULL_DETAIL_CONCURRENCY = 10
 # Statuses in which an item belongs to its claimer.
 CLAIMED_STATUSES = frozenset({"claimed", "in_review"})
@@ -129,28 +137,47 @@ class WantedRow:
 
 @dataclass(frozen=True)
 class ItemState:
-    """An item as one rig sees it: its fork branch when it has one, else upstream main."""
+    """An item as one rig sees it: its fork branch when it has one, else upstream main.
+    ``branch_missing``: the read found no such branch (not merely no row on it)."""
 
     row: WantedRow
     on_branch: bool
+    branch_missing: bool = False
+
+
+@dataclass
+class UpstreamHead:
+    """The upstream head a pre-check read along with the item ("" when it did not), for
+    the fork-currency check that follows to use instead of reading it again."""
+
+    head: str = ""
 
 
 @dataclass(frozen=True)
 class Verified:
-    """A mutation DoltHub confirms; ``item`` is the row read back."""
+    """A mutation DoltHub confirms; ``item`` is the row read back, and
+    ``branch_missing`` says the read found the rig's branch gone (`wl` removed it)."""
 
     item: WantedRow | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    branch_missing: bool = False
 
 
 # --------------------------------------------------------------------------- reads
 
 
 async def read_item(
-    client: dolthub.DoltHubClient, owner: str, db: str, wanted_id: str, *, ref: str = "main"
+    client: dolthub.DoltHubClient,
+    owner: str,
+    db: str,
+    wanted_id: str,
+    *,
+    ref: str = "main",
+    own: bool = False,
 ) -> WantedRow | None:
-    """The ``wanted`` row ``wanted_id`` of ``owner/db`` at ``ref``, or None if absent."""
-    result = await client.read(owner, db, bind(_SELECT_WANTED, wanted_id), ref=ref)
+    """The ``wanted`` row ``wanted_id`` of ``owner/db`` at ``ref``, or None if absent
+    (``own``: the client's token writes ``owner/db``, see ``DoltHubClient.read``)."""
+    result = await client.read(owner, db, bind(_SELECT_WANTED, wanted_id), ref=ref, own=own)
     for row in result.rows:
         if row.get("id") == wanted_id:
             return WantedRow.from_row(row)
@@ -158,17 +185,37 @@ async def read_item(
 
 
 async def read_branch_item(
-    client: dolthub.DoltHubClient, owner: str, db: str, branch: str, wanted_id: str
+    client: dolthub.DoltHubClient,
+    owner: str,
+    db: str,
+    branch: str,
+    wanted_id: str,
+    *,
+    own: bool = False,
 ) -> WantedRow | None:
     """The row on a fork branch; None when the row, the branch or the fork is missing."""
+    row, _exists = await branch_row(client, owner, db, branch, wanted_id, own=own)
+    return row
+
+
+async def branch_row(
+    client: dolthub.DoltHubClient,
+    owner: str,
+    db: str,
+    branch: str,
+    wanted_id: str,
+    *,
+    own: bool = False,
+) -> tuple[WantedRow | None, bool]:
+    """The row on a fork branch (None when missing) and whether the branch exists."""
     try:
-        return await read_item(client, owner, db, wanted_id, ref=branch)
+        return await read_item(client, owner, db, wanted_id, ref=branch, own=own), True
     except dolthub.NotFound:
-        return None
+        return None, False
     except dolthub.QueryError:
         # A missing branch may come back as an SQL error; tell it apart from a real one.
         if not await branch_exists(client, owner, db, branch):
-            return None
+            return None, False
         raise
 
 
@@ -187,22 +234,48 @@ async def upstream_item(
     return await read_item(client, commons.owner, commons.db, wanted_id)
 
 
+async def upstream_item_and_head(
+    client: dolthub.DoltHubClient, commons: Commons, wanted_id: str
+) -> tuple[WantedRow | None, str]:
+    """The agreed row on upstream main and the head commit it was read at, in one read
+    where DoltHub answers ``HASHOF`` (else the row alone, and "" for the head)."""
+    try:
+        result = await client.read(
+            commons.owner, commons.db, bind(_SELECT_WANTED_AND_HEAD, wanted_id)
+        )
+    except dolthub.QueryError:
+        log.debug("HASHOF with the item failed on %s; reading the item alone", commons.path)
+        return await upstream_item(client, commons, wanted_id), ""
+    for row in result.rows:
+        head = row.get("upstream_head") or ""
+        if row.get("id") == wanted_id:
+            return WantedRow.from_row(row), head
+        return None, head
+    return None, ""
+
+
 async def rig_item(
     client: dolthub.DoltHubClient, commons: Commons, rig: Rig, wanted_id: str
 ) -> WantedRow | None:
     """The row on the rig's fork branch ``wl/<rig>/<id>`` (None if it has no such branch)."""
-    return await read_branch_item(client, rig.org, commons.db, rig.branch(wanted_id), wanted_id)
+    return await read_branch_item(
+        client, rig.org, commons.db, rig.branch(wanted_id), wanted_id, own=True
+    )
 
 
 async def effective_item(
     client: dolthub.DoltHubClient, commons: Commons, rig: Rig, wanted_id: str
 ) -> ItemState | None:
     """The item as ``rig`` sees it: its branch row if it has one, else upstream main's."""
-    branch_row = await rig_item(client, commons, rig, wanted_id)
-    if branch_row is not None:
-        return ItemState(branch_row, on_branch=True)
+    row, exists = await branch_row(
+        client, rig.org, commons.db, rig.branch(wanted_id), wanted_id, own=True
+    )
+    if row is not None:
+        return ItemState(row, on_branch=True)
     upstream = await upstream_item(client, commons, wanted_id)
-    return ItemState(upstream, on_branch=False) if upstream is not None else None
+    if upstream is None:
+        return None
+    return ItemState(upstream, on_branch=False, branch_missing=not exists)
 
 
 async def pending_claimers(
@@ -253,7 +326,7 @@ async def fork_agrees(
     a branch cut from a lagging fork still starts from the item's current state)."""
     upstream = await upstream_item(client, commons, wanted_id)
     try:
-        fork = await read_item(client, rig.org, commons.db, wanted_id)
+        fork = await read_item(client, rig.org, commons.db, wanted_id, own=True)
     except dolthub.NotFound:
         return False
     if upstream is None or fork is None:
@@ -278,10 +351,13 @@ async def precheck_claim(
     wanted_id: str,
     *,
     details: PullDetails | None = None,
+    seen: UpstreamHead | None = None,
 ) -> Refusal | None:
     """Refuse a claim of an item that is missing, not open upstream, or claimed by another
-    rig's pending pull request."""
-    upstream = await upstream_item(client, commons, wanted_id)
+    rig's pending pull request. The upstream head read with the item goes into ``seen``."""
+    upstream, head = await upstream_item_and_head(client, commons, wanted_id)
+    if seen is not None:
+        seen.head = head
     if upstream is None:
         return Refusal("NOT_FOUND", f"wanted item {wanted_id} not found")
     if upstream.status != "open":
@@ -444,7 +520,7 @@ async def verify_status(
         and row.status == expected
         and (claimed_by is None or row.claimed_by == claimed_by)
     ):
-        return Verified(item=row)
+        return Verified(item=row, branch_missing=state.branch_missing)
     return Refusal(
         "FAILED_PRECONDITION",
         f"nothing changed: DoltHub shows the item {row.status or 'without a status'}"
@@ -463,7 +539,7 @@ async def verify_stamp(
         rig.handle,
     )
     try:
-        result = await client.read(rig.org, commons.db, sql, ref=rig.branch(wanted_id))
+        result = await client.read(rig.org, commons.db, sql, ref=rig.branch(wanted_id), own=True)
     except (dolthub.NotFound, dolthub.QueryError):
         result = None
     if result is None or not result.rows:

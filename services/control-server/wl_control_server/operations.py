@@ -78,6 +78,7 @@ class Deps:
     retry_budget: float = 60.0
     pulls: PullDetails = field(default_factory=PullDetails)
     current_forks: forks.CurrentForks = field(default_factory=forks.CurrentForks)
+    known_branches: forks.KnownBranches = field(default_factory=forks.KnownBranches)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     jitter: Callable[[], float] = random.random
 
@@ -345,7 +346,7 @@ async def _join_if_needed(
 
 
 async def _prepare_fork(
-    deps: Deps, op: Operation, client: dolthub.DoltHubClient
+    deps: Deps, op: Operation, client: dolthub.DoltHubClient, *, upstream_head: str = ""
 ) -> SyncOutcome | Refusal | None:
     """Before a write: a lagging fork is brought up to date when an upstream credential
     exists; without one the action goes ahead only when the item it touches looks the
@@ -360,6 +361,7 @@ async def _prepare_fork(
         op.rig,
         details=deps.pulls,
         known=deps.current_forks,
+        upstream_head=upstream_head,
     )
     synced: SyncOutcome | None = None
     if isinstance(outcome, Refusal):
@@ -372,8 +374,13 @@ async def _prepare_fork(
     elif outcome.synced:
         synced = outcome
     if op.wanted_id:
-        await forks.remove_finished_branches(
-            client, op.commons, op.rig, details=deps.pulls, wanted_id=op.wanted_id
+        await forks.remove_finished_item_branch(
+            client,
+            op.commons,
+            op.rig,
+            op.wanted_id,
+            details=deps.pulls,
+            known=deps.known_branches,
         )
     return synced
 
@@ -423,6 +430,7 @@ async def _mutation(
     wanted_id: Callable[[WlRun | None], str | None] | None = None,
     branch_may_vanish: bool = False,
     before_wl: Callable[[], Awaitable[None]] | None = None,
+    seen: lifecycle.UpstreamHead | None = None,
 ) -> common_pb2.OperationResult:
     """pre-check → lazy join → fork currency → `wl` (retried) → verification → landing.
 
@@ -430,13 +438,16 @@ async def _mutation(
     title and body of its pull request should `wl` have left it without one. With
     ``branch_may_vanish`` a verified change whose branch `wl` deleted (an unclaim of a
     claim still in review: `wl` closes that pull request) lands as "no open pull request
-    proposes the old state any more".
+    proposes the old state any more". ``seen`` holds the upstream head the pre-check
+    read, if it read one.
     """
     if precheck is not None and (refusal := await precheck()) is not None:
         return _refused(op, refusal)
     if (join_failure := await _join_if_needed(deps, op, client)) is not None:
         return join_failure
-    prepared = await _prepare_fork(deps, op, client)
+    prepared = await _prepare_fork(
+        deps, op, client, upstream_head=seen.head if seen is not None else ""
+    )
     if isinstance(prepared, Refusal):
         return _refused(op, prepared)
 
@@ -445,6 +456,9 @@ async def _mutation(
 
     if before_wl is not None:
         await before_wl()
+    known = deps.known_branches
+    if (planned := branch_of(None)) is not None:
+        known.may_exist(op.rig.org, op.commons.db, planned)
     run = await _run_wl(deps, op, args, landed_already=on_branch)
     outcome = await verify(run if run.ok else None)
     if run.ok and isinstance(outcome, Refusal) and outcome.code == "FAILED_PRECONDITION":
@@ -468,11 +482,18 @@ async def _mutation(
     if branch is None:
         return failed(op, "INTERNAL", "the change's branch is unknown")
     new_id = wanted_id(run if run.ok else None) if wanted_id else None
-    if branch_may_vanish and not await lifecycle.branch_exists(
-        client, op.rig.org, op.commons.db, branch
-    ):
-        if not await landing.no_open_pull(client, op.commons, op.rig, branch, details=deps.pulls):
+    if branch_may_vanish and outcome.branch_missing:
+        # The verification read found the branch gone.
+        if not await landing.no_open_pull(
+            client,
+            op.commons,
+            op.rig,
+            branch,
+            details=deps.pulls,
+            last_open=known.pull_of(op.rig.org, op.commons.db, branch),
+        ):
             return failed(op, UNAVAILABLE, "the withdrawn pull request is still open; try again")
+        known.removed(op.rig.org, op.commons.db, branch)
         return _succeeded(op, outcome, wanted_id=new_id, sync=prepared)
     landed = await landing.land(
         client,
@@ -485,6 +506,7 @@ async def _mutation(
     )
     if isinstance(landed, Refusal):
         return _refused(op, landed)
+    known.landed(op.rig.org, op.commons.db, branch, landed.pull_id)
     return _succeeded(op, outcome, branch=branch, landed=landed, wanted_id=new_id, sync=prepared)
 
 
@@ -512,17 +534,19 @@ async def claim(
             client, op.commons, op.rig, op.wanted_id, run.parsed.status if run else None
         )
 
+    seen = lifecycle.UpstreamHead()
     return await _mutation(
         deps,
         op,
         client,
         ["claim", op.wanted_id],
         precheck=lambda: lifecycle.precheck_claim(
-            client, op.commons, op.rig, op.wanted_id, details=deps.pulls
+            client, op.commons, op.rig, op.wanted_id, details=deps.pulls, seen=seen
         ),
         verify=verify,
         branch_of=_item_branch(op),
         text=_item_text(op, client),
+        seen=seen,
     )
 
 

@@ -172,8 +172,11 @@ class Peers:
 
     # --- board-sync -----------------------------------------------------------------
 
-    async def refresh_board(self, wasteland_id: str) -> None:
-        """board-sync.RefreshWasteland (returns once the cache holds the new head).
+    async def refresh_board(
+        self, wasteland_id: str, change: board_pb2.VerifiedChange | None = None
+    ) -> None:
+        """board-sync.RefreshWasteland (returns once the cache holds the new head, or the
+        verified ``change`` in its pending overlay).
 
         A service call: it acts for no user, so no user JWT (which may have expired
         during a long operation) can make it fail.
@@ -181,7 +184,7 @@ class Peers:
         stub = board_pb2_grpc.BoardServiceStub(self.channels.get(self.board_addr))
         try:
             await stub.RefreshWasteland(
-                board_pb2.RefreshWastelandRequest(wasteland_id=wasteland_id),
+                board_pb2.RefreshWastelandRequest(wasteland_id=wasteland_id, change=change),
                 metadata=self.credentials.metadata(None),
                 timeout=self.board_refresh_timeout,
             )

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from wasteland.v1 import common_pb2, control_pb2, executor_pb2
+from wasteland.v1 import board_pb2, common_pb2, control_pb2, executor_pb2
 from wasteland_common import activity as activity_log
 from wasteland_common import errors
 from wasteland_common.auth import CallerIdentity
 from wasteland_common.db import run_in_session
+from wasteland_common.dolthub.pulls import pull_id_in
 from wasteland_common.logs import REDACTED, redact
 
 from . import access, activity, idempotency, reconcile, results, store
@@ -351,6 +352,30 @@ async def _record_town(
         )
 
 
+def verified_change(kind: int, result: Any, rig: str) -> board_pb2.VerifiedChange | None:
+    """What a succeeded item action changed on its rig's fork branch without moving the
+    upstream, for board-sync to record without reading DoltHub: the item as verified and
+    the open pull request that carries it, or, for an unclaim whose branch `wl` removed,
+    the rig's withdrawn proposal. None for anything else (board-sync then syncs)."""
+    rig = result.rig_handle or rig
+    if kind not in NEEDS_WANTED_ID or not result.wanted_id or not rig:
+        return None
+    if result.pull_request_url:
+        pull_id = pull_id_in(result.pull_request_url)
+        if pull_id is None or not result.HasField("item"):
+            return None
+        return board_pb2.VerifiedChange(
+            wanted_id=result.wanted_id,
+            rig_handle=rig,
+            pull_id=pull_id,
+            status=result.item.status,
+            claimed_by=result.item.claimed_by,
+        )
+    if kind == common_pb2.OPERATION_KIND_UNCLAIM and not result.branch:
+        return board_pb2.VerifiedChange(wanted_id=result.wanted_id, rig_handle=rig)
+    return None
+
+
 async def _after_success(
     deps: ExecutorDeps,
     record: store.OperationRecord,
@@ -382,6 +407,6 @@ async def _after_success(
     )
     if kind in MUTATIONS:
         try:
-            await deps.peers.refresh_board(record.wasteland_id)
+            await deps.peers.refresh_board(record.wasteland_id, verified_change(kind, result, rig))
         except Exception as exc:
             log.warning("board refresh after operation %s failed: %s", record.operation_id, exc)

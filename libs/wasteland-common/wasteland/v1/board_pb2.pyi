@@ -85,10 +85,26 @@ class UntrackWastelandResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class RefreshWastelandRequest(_message.Message):
-    __slots__ = ("wasteland_id",)
+    __slots__ = ("wasteland_id", "change")
     WASTELAND_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
     wasteland_id: str
-    def __init__(self, wasteland_id: _Optional[str] = ...) -> None: ...
+    change: VerifiedChange
+    def __init__(self, wasteland_id: _Optional[str] = ..., change: _Optional[_Union[VerifiedChange, _Mapping]] = ...) -> None: ...
+
+class VerifiedChange(_message.Message):
+    __slots__ = ("wanted_id", "rig_handle", "pull_id", "status", "claimed_by")
+    WANTED_ID_FIELD_NUMBER: _ClassVar[int]
+    RIG_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    PULL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_BY_FIELD_NUMBER: _ClassVar[int]
+    wanted_id: str
+    rig_handle: str
+    pull_id: str
+    status: str
+    claimed_by: str
+    def __init__(self, wanted_id: _Optional[str] = ..., rig_handle: _Optional[str] = ..., pull_id: _Optional[str] = ..., status: _Optional[str] = ..., claimed_by: _Optional[str] = ...) -> None: ...
 
 class RefreshWastelandResponse(_message.Message):
     __slots__ = ("synced_at", "head_commit", "changed")

@@ -160,13 +160,17 @@ class DoltHubClient:
 
     # ------------------------------------------------------------------ SQL reads
 
-    async def read(self, owner: str, db: str, sql: str, *, ref: str = "main") -> QueryResult:
+    async def read(
+        self, owner: str, db: str, sql: str, *, ref: str = "main", own: bool = False
+    ) -> QueryResult:
         """Run one read-only SQL statement at ``ref`` (branch, tag or commit hash).
 
         Raises QueryError when DoltHub reports an SQL error (HTTP 400, or 200 with status
         Error); a ``RowLimit`` answer is a success with ``truncated=True``. An empty ``ref``
         reads the default branch and is only allowed without a token (DoltHub rejects
-        branchless authenticated reads).
+        branchless authenticated reads). ``own``: the token can write ``owner/db``, so a
+        404 is the answer (no anonymous retry, which only helps a token without
+        permission on a public database).
         """
         if not ref:
             if self._token is not None:
@@ -181,7 +185,7 @@ class DoltHubClient:
             what,
             params={"q": sql},
             safe=True,
-            anonymous_fallback=True,
+            anonymous_fallback=not own,
             call="read",
         )
         body = self._body_or_raise(response, what, sql=True)
