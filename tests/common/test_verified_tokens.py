@@ -26,20 +26,20 @@ from wasteland_common.grpc_client import (
 
 SECRET = "common-tests-kilo-jwt-secret-0123456789"
 AUDIENCE = "wasteland"
-# Near real time: PyJWT checks ``exp`` against the real clock as well.
-T0 = float(int(time.time()))
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = T0
+        # Near real time (taken per test): PyJWT checks ``exp`` against the real clock too.
+        self.now = float(int(time.time()))
+        self.start = self.now
 
     def __call__(self) -> float:
         return self.now
 
 
-def token(user: str = "alice", ttl: int = 600, **kwargs: object) -> str:
-    return mint_user_token(user, secret=SECRET, ttl_seconds=ttl, now=lambda: T0, **kwargs)  # type: ignore[arg-type]
+def token(clock: Clock, user: str = "alice", ttl: int = 600, **kwargs: object) -> str:
+    return mint_user_token(user, secret=SECRET, ttl_seconds=ttl, now=lambda: clock.start, **kwargs)  # type: ignore[arg-type]
 
 
 def tokens(clock: Clock, max_entries: int = 100) -> VerifiedUserTokens:
@@ -49,7 +49,7 @@ def tokens(clock: Clock, max_entries: int = 100) -> VerifiedUserTokens:
 def test_an_accepted_token_gives_the_same_principal_as_a_full_check() -> None:
     clock = Clock()
     cache = tokens(clock)
-    admin = token("root", is_admin=True, orgs=[("acme", "owner")])
+    admin = token(clock, "root", is_admin=True, orgs=[("acme", "owner")])
     expected = verify_user_token(admin, secret=SECRET, audience=AUDIENCE, now=clock)
     assert cache.verify(admin) == expected
     assert cache.verify(admin) == expected  # from memory now
@@ -60,9 +60,9 @@ def test_an_accepted_token_gives_the_same_principal_as_a_full_check() -> None:
 def test_a_remembered_token_is_refused_once_it_expires() -> None:
     clock = Clock()
     cache = tokens(clock)
-    short = token(ttl=60)
+    short = token(clock, ttl=60)
     assert cache.verify(short).user_id == "alice"
-    clock.now = T0 + 60  # exp reached: not valid any more (exp <= now)
+    clock.now = clock.start + 60  # exp reached: not valid any more (exp <= now)
     with pytest.raises(Unauthenticated):
         cache.verify(short)
     assert len(cache) == 0
@@ -73,13 +73,13 @@ def test_a_remembered_token_is_refused_once_it_expires() -> None:
 def test_refusals_are_never_remembered_and_a_lookalike_is_checked_in_full() -> None:
     clock = Clock()
     cache = tokens(clock)
-    good = token()
+    good = token(clock)
     assert cache.verify(good).user_id == "alice"
     tampered = good[:-3] + ("abc" if not good.endswith("abc") else "xyz")
     forged = jwt.encode(
         jwt.decode(good, options={"verify_signature": False}), "not-the-secret-0123456789abcdef"
     )
-    wrong_audience = token(audience="someone-else")
+    wrong_audience = token(clock, audience="someone-else")
     for bad in (tampered, forged, wrong_audience, "not-a-jwt"):
         for _ in range(2):
             with pytest.raises(Unauthenticated):
@@ -90,7 +90,7 @@ def test_refusals_are_never_remembered_and_a_lookalike_is_checked_in_full() -> N
 def test_the_memory_is_bounded_oldest_first() -> None:
     clock = Clock()
     cache = tokens(clock, max_entries=2)
-    first, second, third = token("u1"), token("u2"), token("u3")
+    first, second, third = token(clock, "u1"), token(clock, "u2"), token(clock, "u3")
     for each in (first, second, third):
         cache.verify(each)
     assert len(cache) == 2
