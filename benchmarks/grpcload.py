@@ -30,7 +30,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from wasteland.v1 import board_pb2, board_pb2_grpc
-from wasteland_common.auth import SERVICE_METADATA_KEY, USER_METADATA_KEY, mint_service_token
+from wasteland_common.grpc_client import ServiceCredentials
 
 from .stats import percentile
 from .wrk import LoadResult
@@ -80,14 +80,12 @@ async def _load(
     errors = 0
     channels = [grpc.aio.insecure_channel(target) for _ in range(connections)]
 
+    # Like the gateway: its service credentials (a service token reused for a minute),
+    # the user's token forwarded.
+    credentials = ServiceCredentials("gateway", service_secret)
+
     def metadata() -> list[tuple[str, str]]:
-        # Like the gateway: a service token minted per call, the user's token forwarded.
-        items = [
-            (SERVICE_METADATA_KEY, "Bearer " + mint_service_token("gateway", secret=service_secret))
-        ]
-        if user := next(rotation):
-            items.append((USER_METADATA_KEY, "Bearer " + user))
-        return items
+        return list(credentials.metadata(next(rotation) or None))
 
     calls = [_caller(method, channel, wasteland_id) for channel in channels]
 

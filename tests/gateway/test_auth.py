@@ -119,6 +119,22 @@ async def test_token_expiry_follows_the_injected_clock(
     assert resp.status_code == 401
 
 
+async def test_a_token_accepted_before_is_refused_once_it_expires(
+    api: httpx.AsyncClient, backends: Backends, clock: FakeClock
+) -> None:
+    """The gateway remembers accepted tokens; the memory honours ``exp``."""
+    wid = backends.registry.seed("alice")
+    token = mint_user_token("alice", secret=DEV_JWT_SECRET, ttl_seconds=60)
+    headers = {"Authorization": "Bearer " + token}
+    board = f"/v1/wastelands/{wid}/wanted"
+    for _ in range(2):
+        assert (await api.get(board, headers=headers)).status_code == 200
+    clock.advance(60)
+    resp = await api.get(board, headers=headers)
+    assert resp.status_code == 401
+    assert resp.json()["error"]["message"] == "Invalid token"
+
+
 @settings(
     max_examples=40,
     deadline=None,

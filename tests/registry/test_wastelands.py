@@ -313,3 +313,85 @@ async def test_list_active_and_stale_provisioning(
     with sessions.begin() as session:
         assert wastelands.fail_stale_provisioning(session, clock(), timedelta(minutes=5)) == 1
         assert session.get(WastelandRow, stuck.wasteland_id).status == "failed"  # type: ignore[union-attr]
+
+
+async def test_get_reads_in_one_statement_what_the_access_decision_and_rig_say(
+    make: Callable[..., object], sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    """``get`` (every board read's access check) joins the caller's membership and
+    credential into one query; its answer is the one ``access_to`` + ``my_rig_handle``
+    give, for every kind of caller."""
+    public = await make(visibility="public")  # type: ignore[misc]
+    private = await make(visibility="private")  # type: ignore[misc]
+    org = await make(user("dave", ("acme", "member")), owner_org="acme", visibility="private")  # type: ignore[misc]
+    wids = [public.wasteland_id, private.wasteland_id, org.wasteland_id, "no-such-id"]
+
+    def credential(wid: str, user_id: str, rig: str) -> CredentialRow:
+        return CredentialRow(
+            credential_id=f"c-{wid}-{user_id}", wasteland_id=wid, user_id=user_id,
+            dolthub_org=user_id, rig_handle=rig, key_id="k1", wrapped_key=b"x",
+            key_nonce=b"x", token_nonce=b"x", ciphertext=b"x", token_hint="",
+            connected_at=clock(), updated_at=clock(),
+        )  # fmt: skip
+
+    def member(wid: str, user_id: str, role: str, rig: str | None, source: str) -> MemberRow:
+        return MemberRow(
+            member_id=f"m-{wid}-{user_id}", wasteland_id=wid, user_id=user_id, role=role,
+            trust_level=1, source=source, rig_handle=rig, joined_at=clock(),
+            updated_at=clock(),
+        )  # fmt: skip
+
+    with sessions.begin() as session:
+        # bob: a contributor on the private one with a rig, a credential only on the public.
+        session.add(member(private.wasteland_id, "bob", "contributor", "bob-rig", "explicit"))
+        session.add(credential(private.wasteland_id, "bob", "bob-cred-rig"))
+        session.add(credential(public.wasteland_id, "bob", "bob-public-rig"))
+        # carol: a member without a registered rig, whose credential names one.
+        session.add(member(private.wasteland_id, "carol", "maintainer", None, "explicit"))
+        session.add(credential(private.wasteland_id, "carol", "carol-rig"))
+        # frank: an org member's rig row (grants nothing by itself).
+        session.add(member(org.wasteland_id, "frank", "contributor", "frank-rig", "org"))
+    callers = [
+        ALICE, BOB, user("carol"), user("root", admin=True), user("frank", ("acme", "member")),
+        user("frank"), user("gina", ("acme", "billing_manager")), user("erin", ("acme", "owner")),
+        user("zed"),
+    ]  # fmt: skip
+
+    def old_way(p: Principal, wid: str) -> wastelands.WastelandView | None:
+        with sessions.begin() as session:
+            try:
+                row, access = wastelands.access_to(session, p, wid)
+            except errors.NotFound:
+                return None
+            rig = wastelands.my_rig_handle(session, wid, p.user_id)
+            return wastelands.view(row, access.role, rig)
+
+    def new_way(p: Principal, wid: str) -> wastelands.WastelandView | None:
+        with sessions.begin() as session:
+            try:
+                return wastelands.get(session, p, wid)
+            except errors.NotFound:
+                return None
+
+    seen = set()
+    for p in callers:
+        for wid in wids:
+            got = new_way(p, wid)
+            assert got == old_way(p, wid), (p.user_id, wid)
+            seen.add(
+                (p.user_id, wid, got.my_role if got else None, got.my_rig_handle if got else None)
+            )
+    assert ("bob", private.wasteland_id, "contributor", "bob-rig") in seen
+    assert ("bob", public.wasteland_id, "viewer", "bob-public-rig") in seen
+    assert ("carol", private.wasteland_id, "maintainer", "carol-rig") in seen
+    assert ("frank", org.wasteland_id, "contributor", "frank-rig") in seen
+    assert ("frank", org.wasteland_id, None, None) in seen  # left the org: nothing
+    assert ("gina", org.wasteland_id, None, None) in seen
+
+    with sessions.begin() as session:
+        session.execute(
+            sa.update(WastelandRow)
+            .where(WastelandRow.wasteland_id == public.wasteland_id)
+            .values(status="deleted", deleted_at=clock())
+        )
+    assert new_way(ALICE, public.wasteland_id) is None

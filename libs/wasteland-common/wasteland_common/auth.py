@@ -90,6 +90,13 @@ def verify_user_token(
     """Validate a Kilo JWT (HS256, exp enforced, aud checked when present, the claims
     type-checked by :class:`KiloClaims`); anything wrong is UNAUTHENTICATED "Invalid
     token", never saying why."""
+    return _verify_user_token(token, secret=secret, audience=audience, now=now)[0]
+
+
+def _verify_user_token(
+    token: str, *, secret: str, audience: str, now: Callable[[], float]
+) -> tuple[Principal, float]:
+    """:func:`verify_user_token`, and the token's ``exp``."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != "HS256":
@@ -111,11 +118,59 @@ def verify_user_token(
                 raise Unauthenticated(INVALID_TOKEN)
     except (jwt.PyJWTError, ValidationError, TypeError, KeyError) as exc:
         raise Unauthenticated(INVALID_TOKEN) from exc
-    return Principal(
+    principal = Principal(
         user_id=parsed.kilo_user_id,
         is_admin=parsed.is_admin,
         org_roles={m.org_id: m.role for m in parsed.org_memberships},
     )
+    return principal, float(parsed.exp)
+
+
+class VerifiedUserTokens:
+    """:func:`verify_user_token` with a memory of the tokens it accepted.
+
+    A token is a signed, immutable statement: with a fixed secret and audience, whether
+    it verifies depends only on the token and the clock (``exp``). So an accepted token's
+    principal is kept, keyed by the exact token string, and served again until its
+    ``exp`` passes (checked on every hit against ``now``); then it is refused like any
+    expired token. Refusals are never kept. At most ``max_entries`` tokens are held (the
+    oldest accepted is forgotten first).
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str,
+        audience: str,
+        now: Callable[[], float] = time.time,
+        max_entries: int = 10_000,
+    ) -> None:
+        self._secret = secret
+        self._audience = audience
+        self._now = now
+        self._max = max_entries
+        self._accepted: dict[str, tuple[Principal, float]] = {}
+
+    def verify(self, token: str) -> Principal:
+        """The token's principal, or UNAUTHENTICATED "Invalid token"."""
+        found = self._accepted.get(token)
+        if found is not None:
+            principal, exp = found
+            if exp > self._now():
+                return principal
+            del self._accepted[token]
+            raise Unauthenticated(INVALID_TOKEN)
+        principal, exp = _verify_user_token(
+            token, secret=self._secret, audience=self._audience, now=self._now
+        )
+        if self._max > 0:
+            if len(self._accepted) >= self._max:
+                del self._accepted[next(iter(self._accepted))]
+            self._accepted[token] = (principal, exp)
+        return principal
+
+    def __len__(self) -> int:
+        return len(self._accepted)
 
 
 def mint_user_token(
@@ -154,6 +209,11 @@ def mint_service_token(
 
 def verify_service_token(token: str, *, secret: str) -> str:
     """Return the service name a valid service token names."""
+    return _verify_service_token(token, secret=secret)[0]
+
+
+def _verify_service_token(token: str, *, secret: str) -> tuple[str, float]:
+    """:func:`verify_service_token`, and the token's ``exp``."""
     try:
         claims = jwt.decode(
             token,
@@ -165,9 +225,43 @@ def verify_service_token(token: str, *, secret: str) -> str:
     except jwt.PyJWTError as exc:
         raise Unauthenticated(INVALID_TOKEN) from exc
     sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
+    exp = claims.get("exp")
+    if not isinstance(sub, str) or not sub or not isinstance(exp, int | float):
         raise Unauthenticated(INVALID_TOKEN)
-    return sub
+    return sub, float(exp)
+
+
+class VerifiedServiceTokens:
+    """:func:`verify_service_token` with a memory of accepted tokens until their ``exp``
+    (as :class:`VerifiedUserTokens`; a caller reuses its service token for a while, see
+    ``grpc_client.ServiceCredentials``)."""
+
+    def __init__(
+        self, *, secret: str, now: Callable[[], float] = time.time, max_entries: int = 1_000
+    ) -> None:
+        self._secret = secret
+        self._now = now
+        self._max = max_entries
+        self._accepted: dict[str, tuple[str, float]] = {}
+
+    def verify(self, token: str) -> str:
+        """The service the token names, or UNAUTHENTICATED "Invalid token"."""
+        found = self._accepted.get(token)
+        if found is not None:
+            service, exp = found
+            if exp > self._now():
+                return service
+            del self._accepted[token]
+            raise Unauthenticated(INVALID_TOKEN)
+        service, exp = _verify_service_token(token, secret=self._secret)
+        if self._max > 0:
+            if len(self._accepted) >= self._max:
+                del self._accepted[next(iter(self._accepted))]
+            self._accepted[token] = (service, exp)
+        return service
+
+    def __len__(self) -> int:
+        return len(self._accepted)
 
 
 def bearer(value: str | None) -> str | None:
@@ -202,12 +296,16 @@ class CallerIdentity:
 
 
 class Authenticator:
-    """Reads caller identity from gRPC invocation metadata."""
+    """Reads caller identity from gRPC invocation metadata.
+
+    Accepted tokens (users' and services') are remembered until their ``exp``
+    (:class:`VerifiedUserTokens`, :class:`VerifiedServiceTokens`): the same tokens come
+    with call after call, and checking them again is a large part of a cheap call's cost.
+    """
 
     def __init__(self, *, user_secret: str, audience: str, service_secret: str) -> None:
-        self._user_secret = user_secret
-        self._audience = audience
-        self._service_secret = service_secret
+        self._users = VerifiedUserTokens(secret=user_secret, audience=audience)
+        self._services = VerifiedServiceTokens(secret=service_secret)
 
     def identify(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> CallerIdentity:
         """Validate whatever credentials the metadata carries; invalid ones are refused."""
@@ -219,9 +317,7 @@ class Authenticator:
         if values.get(USER_METADATA_KEY) is not None and user_token is None:
             raise Unauthenticated(INVALID_TOKEN)
         if user_token:
-            principal = verify_user_token(
-                user_token, secret=self._user_secret, audience=self._audience
-            )
+            principal = self._users.verify(user_token)
         if service_token:
-            service = verify_service_token(service_token, secret=self._service_secret)
+            service = self._services.verify(service_token)
         return CallerIdentity(principal=principal, service=service, user_token=user_token)

@@ -87,15 +87,22 @@ def configure(service: str, settings: CommonSettings | TraceExport) -> None:
     """Install a tracer provider for ``service`` once, exporting as ``settings`` say, and
     instrument gRPC servers and clients (trace context travels in gRPC metadata).
 
-    Spans are batched; the provider flushes them when the process exits."""
+    Spans are batched; the provider flushes them when the process exits. With no
+    exporter (``OTEL_TRACES_EXPORTER=none``, the default) nothing is installed: spans
+    nobody exports cost every request a span per HTTP request, per gRPC call made and
+    per gRPC call served (a measurable share of a board read), and trace context is only
+    worth forwarding when traces are recorded — set the exporter on every service to
+    trace across them."""
     global _configured
     if _configured:
         return
     export = settings if isinstance(settings, TraceExport) else TraceExport.from_settings(settings)
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
     exporter = span_exporter(export)
-    if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+    _configured = True
+    if exporter is None:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     from opentelemetry.instrumentation.grpc import (
         GrpcAioInstrumentorClient,
@@ -104,4 +111,3 @@ def configure(service: str, settings: CommonSettings | TraceExport) -> None:
 
     GrpcAioInstrumentorServer().instrument()
     GrpcAioInstrumentorClient().instrument()
-    _configured = True

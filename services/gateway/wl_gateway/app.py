@@ -57,8 +57,9 @@ class Deps:
     access: AccessFollower
 
 
-def get_deps(request: Request) -> Deps:
-    """FastAPI dependency: the app's ``Deps``."""
+async def get_deps(request: Request) -> Deps:
+    """FastAPI dependency: the app's ``Deps`` (async: a plain ``def`` dependency would
+    run in the thread pool, a thread hand-off on every request)."""
     deps: Deps = request.app.state.deps
     return deps
 
@@ -154,6 +155,15 @@ async def board_access(d: Deps, who: Caller, wasteland_id: str) -> Any:
     wasteland = await visible_wasteland(d, who, wasteland_id)
     cache.put(who.token, wasteland_id, wasteland, epoch)
     return wasteland
+
+
+def json_response(fields: dict[str, Any], sub_response: Response) -> Response:
+    """A 200 JSON answer encoded straight from a ``schemas.*_fields`` dict (see
+    ``schemas.json_bytes``), carrying the headers dependencies set on ``sub_response``
+    (the rate-limit headers), as FastAPI would for a response model."""
+    answer = Response(content=schemas.json_bytes(fields), media_type="application/json")
+    answer.headers.raw.extend(sub_response.headers.raw)
+    return answer
 
 
 def _raise_if_failed(result: Any) -> None:
@@ -545,6 +555,7 @@ async def browse(
     wasteland_id: WastelandId,
     who: CallerDep,
     d: DepsDep,
+    response: Response,
     status: schemas.WantedStatus | None = None,
     type: schemas.WantedType | None = None,
     priority: Annotated[int | None, Query(ge=0, le=4)] = None,
@@ -555,7 +566,7 @@ async def browse(
     sort: schemas.SortOrder | None = None,
     page_size: PageSize = schemas.PAGE_SIZE_DEFAULT,
     page_token: PageToken = "",
-) -> schemas.WantedPage:
+) -> Response:
     """Browse the wanted board from the cache (never wakes a workload); the caller's own
     pending posts are included, marked pending."""
     wasteland = await board_access(d, who, wasteland_id)
@@ -578,21 +589,16 @@ async def browse(
     if mine == "true":
         if not wasteland.my_rig_handle:
             # No rig yet: nothing can be posted or claimed by it.
-            return schemas.WantedPage(items=[], next_page_token="", synced_at=None, stale=False)
+            return json_response(schemas.EMPTY_WANTED_PAGE, response)
         request.rig_handle = wasteland.my_rig_handle
     resp = await d.clients.board.Browse(request, **d.clients.opts(who.token))
-    return schemas.WantedPage(
-        items=[schemas.wanted_item(i) for i in resp.items],
-        next_page_token=resp.next_page_token,
-        synced_at=schemas.timestamp(resp.synced_at),
-        stale=resp.stale,
-    )
+    return json_response(schemas.wanted_page_fields(resp), response)
 
 
 @router.get("/v1/wastelands/{wasteland_id}/wanted:counts", response_model=schemas.WantedCounts)
 async def count_wanted(
-    wasteland_id: WastelandId, who: CallerDep, d: DepsDep
-) -> schemas.WantedCounts:
+    wasteland_id: WastelandId, who: CallerDep, d: DepsDep, response: Response
+) -> Response:
     """How many items are in each status (as the caller's board shows them)."""
     wasteland = await board_access(d, who, wasteland_id)
     resp = await d.clients.board.CountWanted(
@@ -601,13 +607,13 @@ async def count_wanted(
         ),
         **d.clients.opts(who.token),
     )
-    return schemas.wanted_counts(resp.by_status)
+    return json_response(schemas.wanted_counts_fields(resp.by_status), response)
 
 
 @router.get("/v1/wastelands/{wasteland_id}/wanted/{wanted_id}", response_model=schemas.WantedDetail)
 async def get_wanted(
-    wasteland_id: WastelandId, wanted_id: WantedId, who: CallerDep, d: DepsDep
-) -> schemas.WantedDetail:
+    wasteland_id: WastelandId, wanted_id: WantedId, who: CallerDep, d: DepsDep, response: Response
+) -> Response:
     """One wanted item with its completions and stamps."""
     wasteland = await board_access(d, who, wasteland_id)
     resp = await d.clients.board.GetWantedItem(
@@ -618,11 +624,7 @@ async def get_wanted(
         ),
         **d.clients.opts(who.token),
     )
-    return schemas.WantedDetail(
-        item=schemas.wanted_item(resp.item),
-        completions=[schemas.completion(c) for c in resp.completions],
-        stamps=[schemas.stamp(s) for s in resp.stamps],
-    )
+    return json_response(schemas.wanted_detail_fields(resp), response)
 
 
 @router.get("/v1/wastelands/{wasteland_id}/completions", response_model=schemas.CompletionList)

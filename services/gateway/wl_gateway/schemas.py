@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import to_json
 from wasteland.v1 import board_pb2, common_pb2
 from wasteland_common import enums, review
 from wasteland_common.activity import ActivityKindName, kind_word
@@ -650,66 +651,124 @@ def rig(msg: Any) -> Rig:
     )
 
 
+def wanted_item_fields(msg: Any) -> dict[str, Any]:
+    """The fields of a ``WantedItem`` response, in the model's order."""
+    return {
+        "wanted_id": msg.wanted_id,
+        "title": msg.title,
+        "description": msg.description or None,
+        "project": msg.project or None,
+        "type": msg.type or None,
+        "priority": msg.priority,
+        "tags": list(msg.tags),
+        "posted_by": msg.posted_by or None,
+        "claimed_by": msg.claimed_by or None,
+        "status": msg.status,
+        "effort_level": msg.effort_level or None,
+        "sandbox_required": msg.sandbox_required,
+        "sandbox_scope": msg.sandbox_scope or None,
+        "sandbox_min_tier": msg.sandbox_min_tier or None,
+        "created_at": timestamp(msg.created_at),
+        "updated_at": timestamp(msg.updated_at),
+        "evidence_url": msg.evidence_url or None,
+        "pending": msg.pending,
+        "pending_pull_id": msg.pending_pull_id or None,
+    }
+
+
 def wanted_item(msg: Any) -> WantedItem:
     """A ``WantedItem`` response."""
-    return WantedItem(
-        wanted_id=msg.wanted_id,
-        title=msg.title,
-        description=_opt(msg.description),
-        project=_opt(msg.project),
-        type=_opt(msg.type),
-        priority=msg.priority,
-        tags=list(msg.tags),
-        posted_by=_opt(msg.posted_by),
-        claimed_by=_opt(msg.claimed_by),
-        status=msg.status,
-        effort_level=_opt(msg.effort_level),
-        sandbox_required=msg.sandbox_required,
-        sandbox_scope=_opt(msg.sandbox_scope),
-        sandbox_min_tier=_opt(msg.sandbox_min_tier),
-        created_at=timestamp(msg.created_at),
-        updated_at=timestamp(msg.updated_at),
-        evidence_url=_opt(msg.evidence_url),
-        pending=msg.pending,
-        pending_pull_id=_opt(msg.pending_pull_id),
-    )
+    return WantedItem(**wanted_item_fields(msg))
+
+
+def completion_fields(msg: Any) -> dict[str, Any]:
+    """The fields of a ``Completion`` response, in the model's order."""
+    return {
+        "completion_id": msg.completion_id,
+        "wanted_id": msg.wanted_id,
+        "completed_by": msg.completed_by or None,
+        "evidence": msg.evidence or None,
+        "validated_by": msg.validated_by or None,
+        "stamp_id": msg.stamp_id or None,
+        "completed_at": timestamp(msg.completed_at),
+        "validated_at": timestamp(msg.validated_at),
+    }
 
 
 def completion(msg: Any) -> Completion:
     """A ``Completion`` response."""
-    return Completion(
-        completion_id=msg.completion_id,
-        wanted_id=msg.wanted_id,
-        completed_by=_opt(msg.completed_by),
-        evidence=_opt(msg.evidence),
-        validated_by=_opt(msg.validated_by),
-        stamp_id=_opt(msg.stamp_id),
-        completed_at=timestamp(msg.completed_at),
-        validated_at=timestamp(msg.validated_at),
-    )
+    return Completion(**completion_fields(msg))
+
+
+def stamp_fields(msg: Any) -> dict[str, Any]:
+    """The fields of a ``Stamp`` response, in the model's order."""
+    return {
+        "stamp_id": msg.stamp_id,
+        "author": msg.author or None,
+        "subject": msg.subject or None,
+        "quality": msg.quality,
+        "reliability": msg.reliability,
+        "severity": msg.severity or None,
+        "context_id": msg.context_id or None,
+        "skill_tags": list(msg.skill_tags),
+        "message": msg.message or None,
+        "created_at": timestamp(msg.created_at),
+    }
 
 
 def stamp(msg: Any) -> Stamp:
     """A ``Stamp`` response."""
-    return Stamp(
-        stamp_id=msg.stamp_id,
-        author=_opt(msg.author),
-        subject=_opt(msg.subject),
-        quality=msg.quality,
-        reliability=msg.reliability,
-        severity=_opt(msg.severity),
-        context_id=_opt(msg.context_id),
-        skill_tags=list(msg.skill_tags),
-        message=_opt(msg.message),
-        created_at=timestamp(msg.created_at),
-    )
+    return Stamp(**stamp_fields(msg))
+
+
+def wanted_counts_fields(by_status: Any) -> dict[str, Any]:
+    """The fields of a ``WantedCounts`` response: every known status present (0 when
+    none)."""
+    counts: dict[str, int] = dict.fromkeys(WANTED_STATUSES, 0)
+    counts.update({str(k): int(v) for k, v in dict(by_status).items()})
+    return {"by_status": counts}
 
 
 def wanted_counts(by_status: Any) -> WantedCounts:
     """Counts per status, every known status present (0 when none)."""
-    counts: dict[str, int] = dict.fromkeys(WANTED_STATUSES, 0)
-    counts.update({str(k): int(v) for k, v in dict(by_status).items()})
-    return WantedCounts(by_status=counts)
+    return WantedCounts(**wanted_counts_fields(by_status))
+
+
+# The hot board reads (browse, counts, one item) answer with JSON encoded straight from
+# these field dicts: the same bytes FastAPI would produce from the response model (the
+# same pydantic-core encoder, the fields in the model's order; tests/gateway checks it),
+# without validating the response model and copying every value through it on each
+# read. The routes keep ``response_model=`` for the OpenAPI document.
+EMPTY_WANTED_PAGE: dict[str, Any] = {
+    "items": [],
+    "next_page_token": "",
+    "synced_at": None,
+    "stale": False,
+}
+
+
+def wanted_page_fields(resp: Any) -> dict[str, Any]:
+    """The fields of a ``WantedPage`` response from ``board_pb2.BrowseResponse``."""
+    return {
+        "items": [wanted_item_fields(i) for i in resp.items],
+        "next_page_token": resp.next_page_token,
+        "synced_at": timestamp(resp.synced_at),
+        "stale": resp.stale,
+    }
+
+
+def wanted_detail_fields(resp: Any) -> dict[str, Any]:
+    """The fields of a ``WantedDetail`` response from ``board_pb2.GetWantedItemResponse``."""
+    return {
+        "item": wanted_item_fields(resp.item),
+        "completions": [completion_fields(c) for c in resp.completions],
+        "stamps": [stamp_fields(s) for s in resp.stamps],
+    }
+
+
+def json_bytes(fields: dict[str, Any]) -> bytes:
+    """``fields`` (from the ``*_fields`` builders) as the response body."""
+    return to_json(fields)
 
 
 def operation_result(msg: Any) -> OperationResult:

@@ -99,7 +99,37 @@ class Joining:
 # ---------------------------------------------------------------------------- access
 
 
-def facts(row: WastelandRow) -> WastelandFacts:
+class WastelandColumns(Protocol):
+    """The columns of a wasteland row that its view shows: a ``WastelandRow``, or a row
+    of a statement that selected them by these names."""
+
+    @property
+    def wasteland_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def owner_type(self) -> str: ...
+    @property
+    def owner_user_id(self) -> str | None: ...
+    @property
+    def owner_org_id(self) -> str | None: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def upstream(self) -> str: ...
+    @property
+    def dolthub_org(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_reason(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def facts(row: WastelandColumns) -> WastelandFacts:
     """The access-relevant parts of a wasteland row."""
     return WastelandFacts(
         owner_type=cast(OwnerType, row.owner_type),
@@ -146,7 +176,7 @@ def access_to(
     return row, ownership.require_visible(access)
 
 
-def view(row: WastelandRow, my_role: Role | None, my_rig_handle: str = "") -> WastelandView:
+def view(row: WastelandColumns, my_role: Role | None, my_rig_handle: str = "") -> WastelandView:
     """The read model of a wasteland row."""
     return WastelandView(
         wasteland_id=row.wasteland_id,
@@ -307,10 +337,69 @@ def fail_stale_provisioning(session: Session, now: datetime, older_than: timedel
 # ---------------------------------------------------------------------------- read
 
 
+# Every board read's access check (GetWasteland) in one statement: the wasteland's
+# columns and the caller's membership and credential (at most one row each, both unique
+# per wasteland and user), read as plain columns, not hydrated ORM objects. Built once.
+_GET = (
+    sa.select(
+        WastelandRow.wasteland_id,
+        WastelandRow.name,
+        WastelandRow.owner_type,
+        WastelandRow.owner_user_id,
+        WastelandRow.owner_org_id,
+        WastelandRow.visibility,
+        WastelandRow.upstream,
+        WastelandRow.dolthub_org,
+        WastelandRow.status,
+        WastelandRow.status_reason,
+        WastelandRow.created_at,
+        WastelandRow.updated_at,
+        MemberRow.role.label("member_role"),
+        MemberRow.trust_level.label("member_trust_level"),
+        MemberRow.source.label("member_source"),
+        MemberRow.rig_handle.label("member_rig_handle"),
+        CredentialRow.rig_handle.label("credential_rig_handle"),
+    )
+    .select_from(WastelandRow)
+    .outerjoin(
+        MemberRow,
+        sa.and_(
+            MemberRow.wasteland_id == WastelandRow.wasteland_id,
+            MemberRow.user_id == sa.bindparam("user_id"),
+        ),
+    )
+    .outerjoin(
+        CredentialRow,
+        sa.and_(
+            CredentialRow.wasteland_id == WastelandRow.wasteland_id,
+            CredentialRow.user_id == sa.bindparam("user_id"),
+        ),
+    )
+    .where(WastelandRow.wasteland_id == sa.bindparam("wasteland_id"))
+)
+
+
 def get(session: Session, principal: Principal, wasteland_id: str) -> WastelandView:
-    """The wasteland if the caller may see it, else NOT_FOUND (with the caller's rig)."""
-    row, access = access_to(session, principal, wasteland_id)
-    return view(row, access.role, my_rig_handle(session, wasteland_id, principal.user_id))
+    """The wasteland if the caller may see it, else NOT_FOUND (with the caller's rig:
+    the registered one, else their credential's, else "")."""
+    row = session.execute(
+        _GET, {"wasteland_id": wasteland_id, "user_id": principal.user_id}
+    ).one_or_none()
+    if row is None:
+        raise errors.NotFound("wasteland not found")
+    member = (
+        None
+        if row.member_role is None
+        else Membership(
+            role=cast(ownership.StoredRole, row.member_role),
+            trust_level=row.member_trust_level,
+            source=cast(ownership.MemberSource, row.member_source),
+        )
+    )
+    # The same decision as access_to(), over the same facts.
+    access = ownership.require_visible(ownership.decide(principal, facts(row), member))
+    rig = row.member_rig_handle or row.credential_rig_handle or ""
+    return view(row, access.role, rig)
 
 
 def my_rig_handle(session: Session, wasteland_id: str, user_id: str) -> str:
