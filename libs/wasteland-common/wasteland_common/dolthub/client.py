@@ -28,7 +28,7 @@ import httpx
 from pydantic import SecretStr
 
 from .. import metrics
-from . import _wire
+from . import _transport, _wire
 from ._secret import SecretToken
 from .errors import (
     AlreadyExists,
@@ -127,7 +127,7 @@ class DoltHubClient:
         self._token = _secret(token)
         self._owns_transport = transport is None
         if transport is None:
-            transport = httpx.AsyncHTTPTransport(limits=limits or httpx.Limits())
+            transport = _transport.pool(limits or httpx.Limits(), self._base_url)
         self._transport = transport
         self._retry = retry
         self._poll = poll
