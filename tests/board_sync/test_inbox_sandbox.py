@@ -27,6 +27,7 @@ from wl_board_sync.server import MIGRATIONS
 from wl_board_sync.sync import Syncer
 from wl_board_sync.tracking import Upstream, track
 
+from tests.support.http import RecordingTransport
 from tests.support.procs import Proc
 from tests.support.sandbox import ALICE_TOKEN, BOB_TOKEN, HOP_TOKEN, api_url, start_sandbox
 
@@ -52,8 +53,12 @@ class Recorder:
     """Every DoltHub request the inbox sent: (method, path, SQL or "")."""
 
     requests: list[tuple[str, str, str]] = field(default_factory=list)
+    transport: RecordingTransport = field(init=False)
 
-    async def hook(self, request: httpx.Request) -> None:
+    def __post_init__(self) -> None:
+        self.transport = RecordingTransport(self.hook)
+
+    def hook(self, request: httpx.Request) -> None:
         url = urlsplit(str(request.url))
         sql = parse_qs(url.query).get("q", [""])[0]
         self.requests.append((request.method, unquote(url.path), sql))
@@ -99,8 +104,9 @@ async def env(sandbox: Proc, data_dir: Path) -> AsyncIterator[Env]:
     db.migrate(engine, MIGRATIONS)
     sessions = db.session_factory(engine)
     recorder = Recorder()
-    http = httpx.AsyncClient(timeout=30.0, event_hooks={"request": [recorder.hook]})
-    client = DoltHubClient(api_url(sandbox), http=http, retry=FAST_RETRY, poll=FAST_POLL)
+    client = DoltHubClient(
+        api_url(sandbox), transport=recorder.transport, retry=FAST_RETRY, poll=FAST_POLL
+    )
     writer = DoltHubClient(api_url(sandbox), retry=FAST_RETRY, poll=FAST_POLL)
     clock = FakeClock()
     wasteland_id = "wl-inbox"
@@ -119,7 +125,7 @@ async def env(sandbox: Proc, data_dir: Path) -> AsyncIterator[Env]:
             writer.with_token(ALICE_TOKEN),
         )
     finally:
-        await http.aclose()
+        await recorder.transport.aclose()
         await writer.aclose()
         engine.dispose()
 

@@ -119,9 +119,10 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     db.migrate(engine, MIGRATIONS)
     sessions = db.session_factory(engine)
     fake = FakeDoltHub()
-    http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
     client = DoltHubClient(
-        "http://dolthub.test/api/v1alpha1", http=http, retry=RetryPolicy(attempts=1)
+        "http://dolthub.test/api/v1alpha1",
+        transport=httpx.MockTransport(fake.handle),
+        retry=RetryPolicy(attempts=1),
     )
     clock = FakeClock()
     with sessions.begin() as session:
@@ -129,7 +130,6 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     try:
         yield Env(fake, Syncer(sessions, client, clock=clock), sessions, clock)
     finally:
-        await http.aclose()
         engine.dispose()
 
 

@@ -39,7 +39,7 @@ class Fake:
         self.seed = seed
         self.time = FakeTime(start)
         self.requests: list[httpx.Request] = []
-        self._http: list[httpx.AsyncClient] = []
+        self._transports: list[httpx.MockTransport] = []
 
     def client(
         self, handler: Handler, *, token: str | object | None = ..., **kw: Any
@@ -48,12 +48,12 @@ class Fake:
             self.requests.append(request)
             return handler(request)
 
-        http = httpx.AsyncClient(transport=httpx.MockTransport(record))
-        self._http.append(http)
+        transport = httpx.MockTransport(record)
+        self._transports.append(transport)
         return DoltHubClient(
             BASE,
             token=self.token if token is ... else token,  # type: ignore[arg-type]
-            http=http,
+            transport=transport,
             sleep=self.time.sleep,
             clock=self.time.clock,
             rng=random.Random(self.seed),
@@ -69,5 +69,5 @@ class Fake:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for http in self._http:
-            await http.aclose()
+        for transport in self._transports:
+            await transport.aclose()

@@ -57,21 +57,29 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """Plain HTTP to the sandbox (its fault and stats endpoints)."""
     async with httpx.AsyncClient(timeout=10.0) as client:
         yield client
 
 
+@pytest.fixture
+async def pool() -> AsyncIterator[httpx.AsyncHTTPTransport]:
+    """One connection pool for every DoltHub client of a test."""
+    async with httpx.AsyncHTTPTransport() as transport:
+        yield transport
+
+
 def make_client(
-    sandbox: Sandbox, http: httpx.AsyncClient, token: str | None, **kw: Any
+    sandbox: Sandbox, pool: httpx.AsyncHTTPTransport, token: str | None, **kw: Any
 ) -> DoltHubClient:
     kw.setdefault("poll", FAST_POLL)
     kw.setdefault("retry", FAST_RETRY)
-    return DoltHubClient(sandbox.api, token=token, http=http, **kw)
+    return DoltHubClient(sandbox.api, token=token, transport=pool, **kw)
 
 
 @pytest.fixture
-def alice(sandbox: Sandbox, http: httpx.AsyncClient) -> DoltHubClient:
-    return make_client(sandbox, http, ALICE)
+def alice(sandbox: Sandbox, pool: httpx.AsyncHTTPTransport) -> DoltHubClient:
+    return make_client(sandbox, pool, ALICE)
 
 
 def unique(prefix: str) -> str:
@@ -110,10 +118,10 @@ async def wanted_title(client: DoltHubClient, owner: str, ref: str, item_id: str
 
 
 async def test_read_open_wanted_items_is_truncated_at_the_row_limit(
-    sandbox: Sandbox, http: httpx.AsyncClient
+    sandbox: Sandbox, http: httpx.AsyncClient, pool: httpx.AsyncHTTPTransport
 ) -> None:
     for token in (None, ALICE):
-        client = make_client(sandbox, http, token)
+        client = make_client(sandbox, pool, token)
         result = await client.read(
             *UPSTREAM, "SELECT id, title, status FROM wanted WHERE status = 'open' ORDER BY id"
         )
@@ -150,10 +158,12 @@ async def test_head_commit_and_existence(alice: DoltHubClient) -> None:
     assert await alice.database_exists("hop", unique("missing")) is False
 
 
-async def test_validate_token(sandbox: Sandbox, http: httpx.AsyncClient) -> None:
-    await make_client(sandbox, http, ALICE).validate_token(*UPSTREAM)
+async def test_validate_token(
+    sandbox: Sandbox, http: httpx.AsyncClient, pool: httpx.AsyncHTTPTransport
+) -> None:
+    await make_client(sandbox, pool, ALICE).validate_token(*UPSTREAM)
     with pytest.raises(Unauthorized):
-        await make_client(sandbox, http, "sandbox-token-nobody").validate_token(*UPSTREAM)
+        await make_client(sandbox, pool, "sandbox-token-nobody").validate_token(*UPSTREAM)
 
 
 # --------------------------------------------------------------------------- fork and writes
@@ -276,10 +286,10 @@ async def test_pull_create_list_get_comment_close(alice: DoltHubClient) -> None:
 
 
 async def test_pull_merge_by_the_upstream_owner(
-    sandbox: Sandbox, http: httpx.AsyncClient, alice: DoltHubClient
+    sandbox: Sandbox, http: httpx.AsyncClient, pool: httpx.AsyncHTTPTransport, alice: DoltHubClient
 ) -> None:
     pull_id, _, item = await _pull_from_alice(alice, unique("[wl] merge me"))
-    hop = make_client(sandbox, http, HOP)
+    hop = make_client(sandbox, pool, HOP)
     head_before = await hop.head_commit(*UPSTREAM)
     await hop.merge_pull(*UPSTREAM, pull_id)
     assert (await hop.get_pull(*UPSTREAM, pull_id)).state == "merged"
@@ -357,8 +367,10 @@ async def _request_count(http: httpx.AsyncClient, sandbox: Sandbox) -> int:
 
 
 @pytest.fixture
-async def bob_fork(sandbox: Sandbox, http: httpx.AsyncClient) -> AsyncIterator[DoltHubClient]:
-    bob = make_client(sandbox, http, BOB)
+async def bob_fork(
+    sandbox: Sandbox, http: httpx.AsyncClient, pool: httpx.AsyncHTTPTransport
+) -> AsyncIterator[DoltHubClient]:
+    bob = make_client(sandbox, pool, BOB)
     await bob.fork(*UPSTREAM, "bob")
     try:
         yield bob
@@ -369,6 +381,7 @@ async def bob_fork(sandbox: Sandbox, http: httpx.AsyncClient) -> AsyncIterator[D
 async def test_reads_and_writes_survive_a_flaky_dolthub(
     sandbox: Sandbox,
     http: httpx.AsyncClient,
+    pool: httpx.AsyncHTTPTransport,
     bob_fork: DoltHubClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -377,7 +390,7 @@ async def test_reads_and_writes_survive_a_flaky_dolthub(
     # Budgets sized so 30 % independent failures are survivable with overwhelming odds.
     bob = make_client(
         sandbox,
-        http,
+        pool,
         BOB,
         retry=RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.05, budget_seconds=20.0),
         poll=PollPolicy(initial=0.02, maximum=0.1, timeout=60.0, max_consecutive_errors=12),
@@ -399,11 +412,14 @@ async def test_reads_and_writes_survive_a_flaky_dolthub(
 
 
 async def test_an_outage_fails_fast_without_a_retry_storm(
-    sandbox: Sandbox, http: httpx.AsyncClient, bob_fork: DoltHubClient
+    sandbox: Sandbox,
+    http: httpx.AsyncClient,
+    pool: httpx.AsyncHTTPTransport,
+    bob_fork: DoltHubClient,
 ) -> None:
     attempts = 3
     bob = make_client(
-        sandbox, http, BOB, retry=RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=0.05)
+        sandbox, pool, BOB, retry=RetryPolicy(attempts=attempts, base_delay=0.01, max_delay=0.05)
     )
     await _faults(http, sandbox, outage=True)
     before = await _request_count(http, sandbox)

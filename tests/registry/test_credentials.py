@@ -268,19 +268,15 @@ async def test_the_dolthub_validator_uses_the_token_against_the_upstream() -> No
             )
         return httpx.Response(401, json={"message": "invalid authorization"})
 
-    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     client = dolthub.DoltHubClient(
-        "http://dolthub.invalid/api/v1alpha1", http=http, retry=dolthub.RetryPolicy(attempts=1)
+        "http://dolthub.invalid/api/v1alpha1",
+        transport=httpx.MockTransport(answer),
+        retry=dolthub.RetryPolicy(attempts=1),
     )
     validate = credentials.dolthub_validator(client)
-    try:
-        await validate(SecretStr("good-token-123456"), UpstreamRef("hop", "wl-commons"), "alice")
-        with pytest.raises(dolthub.Unauthorized) as rejected:
-            await validate(
-                SecretStr("bad-token-9876543"), UpstreamRef("hop", "wl-commons"), "alice"
-            )
-    finally:
-        await http.aclose()
+    await validate(SecretStr("good-token-123456"), UpstreamRef("hop", "wl-commons"), "alice")
+    with pytest.raises(dolthub.Unauthorized) as rejected:
+        await validate(SecretStr("bad-token-9876543"), UpstreamRef("hop", "wl-commons"), "alice")
     assert "bad-token" not in str(rejected.value)
     assert seen[0] == ("/api/v1alpha1/hop/wl-commons/main", "token good-token-123456")
 
