@@ -23,6 +23,7 @@ from wasteland_common.dolthub import DoltHubClient, PollPolicy, bind
 from wl_control_server import operations
 from wl_control_server.wl import WlRunner
 
+from tests.support.http import RecordingTransport
 from tests.support.sandbox import api_url, start_sandbox
 from tests.support.wl import best_wl
 
@@ -72,18 +73,18 @@ class Counting:
 
     def __init__(self, world: World, work_dir: Path) -> None:
         self.counts: Counter[str] = Counter()
-        self.http = httpx.AsyncClient(timeout=30, event_hooks={"request": [self._count]})
+        self.pool = RecordingTransport(self._count)
         self.ops = operations.Operations(
             operations.Deps(
                 runner=WlRunner(str(world.wl), dolthub_api_url=world.api),
-                dolthub=DoltHubClient(world.api, http=self.http, poll=FAST_POLL),
+                dolthub=DoltHubClient(world.api, transport=self.pool, poll=FAST_POLL),
                 work_dir=work_dir,
                 wl_timeout=120,
                 join_timeout=120,
             )
         )
 
-    async def _count(self, request: httpx.Request) -> None:
+    def _count(self, request: httpx.Request) -> None:
         rest = request.url.path.split("/api/v1alpha1/", 1)[1].split("/")
         # owner/db[/ref] is a read; owner/db/pulls[/id] and owner/db/branches name a route.
         if len(rest) >= 3 and rest[2] == "pulls":
@@ -117,7 +118,7 @@ async def counting(world: World, tmp_path: Path) -> AsyncIterator[Counting]:
     try:
         yield running
     finally:
-        await running.http.aclose()
+        await running.pool.aclose()
 
 
 async def test_a_warm_claim_and_unclaim_add_only_the_checks_they_need(
