@@ -12,13 +12,15 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import jwt
 import jwt.warnings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import PermissionDenied, Unauthenticated
+
+T = TypeVar("T")
 
 # Kilo's shared secret is whatever the platform configured (the local default is shorter
 # than 32 bytes); the key length is not ours to choose, so PyJWT's advice is silenced.
@@ -126,16 +128,51 @@ def _verify_user_token(
     return principal, float(parsed.exp)
 
 
-class VerifiedUserTokens:
-    """:func:`verify_user_token` with a memory of the tokens it accepted.
+class _AcceptedTokens(Generic[T]):
+    """A token check with a memory of the tokens it accepted.
 
-    A token is a signed, immutable statement: with a fixed secret and audience, whether
-    it verifies depends only on the token and the clock (``exp``). So an accepted token's
-    principal is kept, keyed by the exact token string, and served again until its
+    A token is a signed, immutable statement: with a fixed secret (and audience), whether
+    it verifies depends only on the token and the clock (``exp``). So what an accepted
+    token says is kept, keyed by the exact token string, and served again until its
     ``exp`` passes (checked on every hit against ``now``); then it is refused like any
     expired token. Refusals are never kept. At most ``max_entries`` tokens are held (the
     oldest accepted is forgotten first).
     """
+
+    def __init__(
+        self,
+        check: Callable[[str], tuple[T, float]],
+        *,
+        now: Callable[[], float],
+        max_entries: int,
+    ) -> None:
+        self._check = check
+        self._now = now
+        self._max = max_entries
+        self._accepted: dict[str, tuple[T, float]] = {}
+
+    def verify(self, token: str) -> T:
+        """What the token says, or UNAUTHENTICATED "Invalid token"."""
+        found = self._accepted.get(token)
+        if found is not None:
+            said, exp = found
+            if exp > self._now():
+                return said
+            del self._accepted[token]
+            raise Unauthenticated(INVALID_TOKEN)
+        said, exp = self._check(token)
+        if self._max > 0:
+            if len(self._accepted) >= self._max:
+                del self._accepted[next(iter(self._accepted))]
+            self._accepted[token] = (said, exp)
+        return said
+
+    def __len__(self) -> int:
+        return len(self._accepted)
+
+
+class VerifiedUserTokens(_AcceptedTokens[Principal]):
+    """:func:`verify_user_token` with a memory of accepted tokens until their ``exp``."""
 
     def __init__(
         self,
@@ -145,32 +182,11 @@ class VerifiedUserTokens:
         now: Callable[[], float] = time.time,
         max_entries: int = 10_000,
     ) -> None:
-        self._secret = secret
-        self._audience = audience
-        self._now = now
-        self._max = max_entries
-        self._accepted: dict[str, tuple[Principal, float]] = {}
-
-    def verify(self, token: str) -> Principal:
-        """The token's principal, or UNAUTHENTICATED "Invalid token"."""
-        found = self._accepted.get(token)
-        if found is not None:
-            principal, exp = found
-            if exp > self._now():
-                return principal
-            del self._accepted[token]
-            raise Unauthenticated(INVALID_TOKEN)
-        principal, exp = _verify_user_token(
-            token, secret=self._secret, audience=self._audience, now=self._now
+        super().__init__(
+            lambda token: _verify_user_token(token, secret=secret, audience=audience, now=now),
+            now=now,
+            max_entries=max_entries,
         )
-        if self._max > 0:
-            if len(self._accepted) >= self._max:
-                del self._accepted[next(iter(self._accepted))]
-            self._accepted[token] = (principal, exp)
-        return principal
-
-    def __len__(self) -> int:
-        return len(self._accepted)
 
 
 def mint_user_token(
@@ -231,37 +247,19 @@ def _verify_service_token(token: str, *, secret: str) -> tuple[str, float]:
     return sub, float(exp)
 
 
-class VerifiedServiceTokens:
+class VerifiedServiceTokens(_AcceptedTokens[str]):
     """:func:`verify_service_token` with a memory of accepted tokens until their ``exp``
-    (as :class:`VerifiedUserTokens`; a caller reuses its service token for a while, see
+    (a caller reuses its service token for a while, see
     ``grpc_client.ServiceCredentials``)."""
 
     def __init__(
         self, *, secret: str, now: Callable[[], float] = time.time, max_entries: int = 1_000
     ) -> None:
-        self._secret = secret
-        self._now = now
-        self._max = max_entries
-        self._accepted: dict[str, tuple[str, float]] = {}
-
-    def verify(self, token: str) -> str:
-        """The service the token names, or UNAUTHENTICATED "Invalid token"."""
-        found = self._accepted.get(token)
-        if found is not None:
-            service, exp = found
-            if exp > self._now():
-                return service
-            del self._accepted[token]
-            raise Unauthenticated(INVALID_TOKEN)
-        service, exp = _verify_service_token(token, secret=self._secret)
-        if self._max > 0:
-            if len(self._accepted) >= self._max:
-                del self._accepted[next(iter(self._accepted))]
-            self._accepted[token] = (service, exp)
-        return service
-
-    def __len__(self) -> int:
-        return len(self._accepted)
+        super().__init__(
+            lambda token: _verify_service_token(token, secret=secret),
+            now=now,
+            max_entries=max_entries,
+        )
 
 
 def bearer(value: str | None) -> str | None:
