@@ -210,3 +210,32 @@ async def test_many_users_first_leases_share_commits_and_each_is_counted(
         assert commits < len(users)
     finally:
         limiter.close()
+
+
+async def test_counters_of_windows_that_are_over_are_dropped(db_url: str, clock: FakeClock) -> None:
+    limiter = RateLimiter.from_url(
+        db_url, {"browse": Policy(60, 60, lease=15), "claim": Policy(10, 3600)}, clock
+    )
+
+    def counters() -> dict[tuple[str, str], int]:
+        with limiter._engine.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT user_id, operation, request_count FROM rate_limit_counters")
+            )
+            return {(str(u), str(o)): int(n) for u, o, n in found}
+
+    try:
+        clock.now = math.ceil(clock.now / 3600) * 3600 + 1
+        for user in ("alice", "bob"):
+            assert (await limiter.check(user, "browse")).allowed
+        assert (await limiter.check("alice", "claim")).allowed
+        clock.advance(60)  # a new browse window; the claim window (an hour) goes on
+        assert (await limiter.check("carol", "browse")).allowed
+        # alice's and bob's browse counters of the last window are gone, though only
+        # carol asked in this one; alice's claim window is not over and still counts.
+        assert counters() == {("carol", "browse"): 15, ("alice", "claim"): 1}
+        for _ in range(9):
+            assert (await limiter.check("alice", "claim")).allowed
+        assert not (await limiter.check("alice", "claim")).allowed
+    finally:
+        limiter.close()

@@ -113,11 +113,7 @@ def count_request(
     amount: int = 1,
 ) -> int:
     """Count ``amount`` permits of ``user_id`` for ``operation`` in the window; the new
-    count.
-
-    Also drops that user's counters of earlier windows, so the table stays bounded by
-    the number of active users.
-    """
+    count. Counters of earlier windows are dropped by :func:`purge_before`."""
     dialect = conn.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = rate_limit_counters
@@ -132,15 +128,16 @@ def count_request(
         )
         .returning(table.c.request_count)
     )
-    count = int(conn.execute(stmt).scalar_one())
+    return int(conn.execute(stmt).scalar_one())
+
+
+def purge_before(conn: sa.Connection, operation: str, window_start: datetime) -> None:
+    """Drop every user's counters of ``operation`` from windows before ``window_start``
+    (over, never read again), so the table stays bounded by the active users."""
+    table = rate_limit_counters
     conn.execute(
-        sa.delete(table).where(
-            table.c.user_id == user_id,
-            table.c.operation == operation,
-            table.c.window_start < window_start,
-        )
+        sa.delete(table).where(table.c.operation == operation, table.c.window_start < window_start)
     )
-    return count
 
 
 @dataclass(frozen=True)
@@ -154,12 +151,20 @@ class _Lease:
     done: asyncio.Future[int]
 
 
-def reserve_all(engine: Engine, leases: Sequence[tuple[str, str, datetime, int]]) -> list[int]:
+def reserve_all(
+    engine: Engine,
+    leases: Sequence[tuple[str, str, datetime, int]],
+    purges: Sequence[tuple[str, datetime]] = (),
+) -> list[int]:
     """Count every ``(user, operation, window start, amount)`` in one transaction; the new
-    count of each, in order. The commit is not flushed synchronously (see the module)."""
+    count of each, in order. Each ``(operation, window start)`` of ``purges`` first drops
+    the counters of earlier windows. The commit is not flushed synchronously (see the
+    module)."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+        for operation, window_start in purges:
+            purge_before(conn, operation, window_start)
         return [
             count_request(conn, user_id=u, operation=o, window_start=w, amount=a)
             for u, o, w, a in leases
@@ -167,13 +172,18 @@ def reserve_all(engine: Engine, leases: Sequence[tuple[str, str, datetime, int]]
 
 
 class LeaseWriter:
-    """Writes the leases asked for while a transaction is in flight in the next one."""
+    """Writes the leases asked for while a transaction is in flight in the next one.
+
+    The first batch of each new window of an operation also drops the counters of the
+    windows before it: one statement per window, not one per lease."""
 
     def __init__(self, engine: Engine, batch_max: int = 256) -> None:
         self._engine = engine
         self._batch_max = batch_max
         self._waiting: list[_Lease] = []
         self._flusher: asyncio.Task[None] | None = None
+        # The newest window whose predecessors this writer dropped, per operation.
+        self._purged: dict[str, datetime] = {}
 
     async def reserve(
         self, user_id: str, operation: str, window_start: datetime, amount: int
@@ -190,8 +200,19 @@ class LeaseWriter:
             batch = self._waiting[: self._batch_max]
             del self._waiting[: self._batch_max]
             rows = [(x.user_id, x.operation, x.window_start, x.amount) for x in batch]
+            newest: dict[str, datetime] = {}
+            for lease in batch:
+                newest[lease.operation] = max(
+                    lease.window_start, newest.get(lease.operation, lease.window_start)
+                )
+            purges = [
+                (operation, window_start)
+                for operation, window_start in newest.items()
+                if operation not in self._purged or self._purged[operation] < window_start
+            ]
             try:
-                counts = await asyncio.to_thread(reserve_all, self._engine, rows)
+                counts = await asyncio.to_thread(reserve_all, self._engine, rows, purges)
+                self._purged.update(purges)
             except Exception as exc:  # every waiter decides what a failure means
                 for lease in batch:
                     if not lease.done.done():
