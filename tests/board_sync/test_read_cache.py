@@ -135,9 +135,10 @@ def test_an_actions_recorded_change_is_shown_at_once(sessions: sessionmaker[Sess
     assert cached_browse(reads, sessions, claimed) == []
     # An action's verified claim, stored without a sync (same clock reading).
     with sessions.begin() as session:
-        stored = record_change(
-            session, "wl-1", PendingChange("w-1", "claimed", "bob", "bob", "41"), T0
-        )
+        claim = PendingChange("w-1", "claimed", "bob", "bob", "41")
+        # The upstream moved since the cache was read: only a sync can tell the board.
+        assert record_change(session, "wl-1", claim, T0, "head-2") is None
+        stored = record_change(session, "wl-1", claim, T0, "head-1")
     assert stored is not None
     assert cached_browse(reads, sessions, claimed) == ["w-1"]
     with sessions.begin() as session:

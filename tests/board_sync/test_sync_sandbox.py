@@ -279,7 +279,7 @@ async def test_a_claim_in_an_open_pull_request_shows_as_claimed(env: Env) -> Non
     assert cached(env, target).effective_status == "open"
 
 
-async def test_an_actions_verified_claim_is_recorded_without_reading_dolthub(env: Env) -> None:
+async def test_an_actions_verified_claim_is_recorded_after_one_head_read(env: Env) -> None:
     await env.syncer.sync(env.wasteland_id, force=False)
     target = (await upstream_ids(env.client, "open"))[0]
     env.recorder.requests.clear()
@@ -289,7 +289,8 @@ async def test_an_actions_verified_claim_is_recorded_without_reading_dolthub(env
         result = await env.syncer.record(env.wasteland_id, claim)
         event = await asyncio.wait_for(subscription.next(), TIMEOUT)
 
-    assert env.recorder.requests == []
+    # The upstream's head, to know the cache still shows it; no table or pull request.
+    assert len(env.recorder.head_reads()) == len(env.recorder.requests) == 1
     assert result is not None
     assert result.changed
     assert event is not None
@@ -311,7 +312,23 @@ async def test_an_actions_verified_claim_is_recorded_without_reading_dolthub(env
     withdrawn = PendingChange(target, "open", None, "bob", "")
     assert await env.syncer.record(env.wasteland_id, withdrawn) is None
     assert cached(env, target).pending_rig == "bob"  # nothing stored
-    assert env.recorder.requests == []
+    assert len(env.recorder.head_reads()) == len(env.recorder.requests) == 3
+
+
+async def test_a_verified_change_is_not_recorded_once_the_upstream_moved(env: Env) -> None:
+    await env.syncer.sync(env.wasteland_id, force=False)
+    target = (await upstream_ids(env.client, "open"))[0]
+    # A merge made outside the service moves the head (and may close shown proposals).
+    await env.hop.write(
+        "hop",
+        "wl-commons",
+        "main",
+        "main",
+        f"UPDATE wanted SET title='Merged outside' WHERE id={quote(target)}",
+    )
+    claim = PendingChange(target, "claimed", "bob", "bob", "41")
+    assert await env.syncer.record(env.wasteland_id, claim) is None
+    assert cached(env, target).pending_rig is None  # nothing stored: a sync must read it
 
 
 async def test_scheduled_polls_of_idle_wastelands_read_one_head_each_until_it_moves(

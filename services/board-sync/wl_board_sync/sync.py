@@ -459,18 +459,22 @@ def apply_sync(
 
 
 def record_change(
-    session: Session, wasteland_id: str, change: PendingChange, now: datetime
+    session: Session, wasteland_id: str, change: PendingChange, now: datetime, head: str
 ) -> tuple[list[BoardChange], str, datetime] | None:
     """Record one rig's verified proposal (or its withdrawal) in the pending overlay of
-    the cached item, without reading DoltHub; returns the board changes, the cached head
-    and when it was synced. None (storing nothing) when the cache cannot decide: the item
-    is not cached, or :func:`pending.overlay_with` is undecided. Raises NotFound when not
-    tracked."""
+    the cached item, without reading its tables or pull requests; ``head`` is the
+    upstream's head read just now. Returns the board changes, the cached head and when
+    it was synced. None (storing nothing) when the cache cannot decide: the upstream
+    moved since the cache was read (a merge outside the service also closes pull
+    requests the overlay shows), the item is not cached, or :func:`pending.overlay_with`
+    is undecided. Raises NotFound when not tracked."""
     tracked = session.get(TrackedWasteland, wasteland_id, with_for_update=True)
     if tracked is None:
         raise NotFound(f"wasteland {wasteland_id} is not tracked")
     if tracked.head_commit is None or tracked.synced_at is None:
         return None  # never synced: nothing to overlay yet
+    if tracked.head_commit != head:
+        return None
     row = session.execute(
         sa.select(CachedWanted).where(
             CachedWanted.wasteland_id == wasteland_id,
@@ -604,11 +608,18 @@ class Syncer:
                 return await self._sync(wasteland_id, force=force)
 
     async def record(self, wasteland_id: str, change: PendingChange) -> SyncResult | None:
-        """Record an action's verified change in the overlay without reading DoltHub
+        """Record an action's verified change in the overlay after one head read
         (:func:`record_change`); None when only a sync can tell the overlay."""
         async with self._lock(wasteland_id):
+            target = await run_in_session(self._sessions, load_target, wasteland_id)
+            try:
+                head = await self._client.head_commit(target.owner, target.db)
+            except dolthub.DoltHubError:
+                return None  # the sync that follows reports it
             now = self._clock()
-            stored = await run_in_session(self._sessions, record_change, wasteland_id, change, now)
+            stored = await run_in_session(
+                self._sessions, record_change, wasteland_id, change, now, head
+            )
             if stored is None:
                 return None
             board_changes, head, synced_at = stored
