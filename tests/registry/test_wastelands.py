@@ -363,7 +363,19 @@ async def test_get_reads_in_one_statement_what_the_access_decision_and_rig_say(
                 row, access = wastelands.access_to(session, p, wid)
             except errors.NotFound:
                 return None
-            rig = wastelands.my_rig_handle(session, wid, p.user_id)
+            # The rig as GetWasteland found it before its one-statement read: the
+            # registered one, else the credential's.
+            member = wastelands.member_row(session, wid, p.user_id)
+            rig = member.rig_handle if member is not None and member.rig_handle else ""
+            rig = (
+                rig
+                or session.scalars(
+                    sa.select(CredentialRow.rig_handle).where(
+                        CredentialRow.wasteland_id == wid, CredentialRow.user_id == p.user_id
+                    )
+                ).first()
+                or ""
+            )
             return wastelands.view(row, access.role, rig)
 
     def new_way(p: Principal, wid: str) -> wastelands.WastelandView | None:

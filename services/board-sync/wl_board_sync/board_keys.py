@@ -66,6 +66,18 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _board_key(row: Any) -> BoardKey | None:
+    """The key of a ``(board_revision, synced_at, poll_interval_seconds)`` row (None: no
+    row). SQLite hands ``synced_at`` back as SQLAlchemy's DATETIME text
+    ("YYYY-MM-DD HH:MM:SS.ffffff", UTC); PostgreSQL as a datetime."""
+    if row is None:
+        return None
+    revision, synced_at, interval = row
+    if isinstance(synced_at, str):
+        synced_at = datetime.fromisoformat(synced_at)
+    return BoardKey(str(revision), _utc(synced_at), interval)
+
+
 class SqliteKeys:
     """Reads the key through a read-only SQLite connection owned by the event loop."""
 
@@ -89,12 +101,7 @@ class SqliteKeys:
             log.warning("board key read failed, using the session: %s", exc)
             await self.aclose()
             return None
-        if row is None:
-            return None
-        revision, synced_at, interval = row
-        # Stored as SQLAlchemy's SQLite DATETIME text ("YYYY-MM-DD HH:MM:SS.ffffff", UTC).
-        synced = datetime.fromisoformat(synced_at) if isinstance(synced_at, str) else synced_at
-        return BoardKey(str(revision), _utc(synced), interval)
+        return _board_key(row)
 
     async def aclose(self) -> None:
         if self._conn is not None:
@@ -129,10 +136,7 @@ class PostgresKeys:
             log.warning("board key read failed, using the session: %s", exc)
             await self.aclose()
             return None
-        if row is None:
-            return None
-        revision, synced_at, interval = row
-        return BoardKey(str(revision), _utc(synced_at), interval)
+        return _board_key(row)
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None

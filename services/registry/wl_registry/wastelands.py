@@ -402,19 +402,6 @@ def get(session: Session, principal: Principal, wasteland_id: str) -> WastelandV
     return view(row, access.role, rig)
 
 
-def my_rig_handle(session: Session, wasteland_id: str, user_id: str) -> str:
-    """The user's rig handle here: the registered one, else their credential's ("")."""
-    member = member_row(session, wasteland_id, user_id)
-    if member is not None and member.rig_handle:
-        return member.rig_handle
-    handle = session.scalars(
-        sa.select(CredentialRow.rig_handle).where(
-            CredentialRow.wasteland_id == wasteland_id, CredentialRow.user_id == user_id
-        )
-    ).first()
-    return handle or ""
-
-
 def _after(key: tuple[str, ...] | None) -> tuple[datetime, str] | None:
     if key is None:
         return None
